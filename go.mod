@@ -1,0 +1,3 @@
+module vizor
+
+go 1.26
