@@ -1,0 +1,148 @@
+package bindings
+
+import "math"
+
+// Stage selects pipeline stages (mirrors VZ_STAGE_*). Later stages pull in
+// what they need: StageTemplate implies landmarks and alignment.
+type Stage uint32
+
+const (
+	StageDetect     Stage = 1 << 0
+	StageLandmarks  Stage = 1 << 1
+	StageTemplate   Stage = 1 << 2
+	StageLiveness   Stage = 1 << 3
+	StageQuality    Stage = 1 << 4
+	StageAttributes Stage = 1 << 5
+
+	// StageDefault is what a biometric request needs: template, PAD and quality.
+	StageDefault = StageDetect | StageLandmarks | StageTemplate | StageLiveness | StageQuality
+	StageAll     = StageDefault | StageAttributes
+)
+
+// Attribute selects optional per-face attributes (mirrors VZ_ATTR_*).
+type Attribute uint32
+
+const (
+	AttrAge        Attribute = 1 << 0
+	AttrGender     Attribute = 1 << 1
+	AttrPose       Attribute = 1 << 2
+	AttrExpression Attribute = 1 << 3
+	AttrEyes       Attribute = 1 << 4
+	AttrAll                  = AttrAge | AttrGender | AttrPose | AttrExpression | AttrEyes
+)
+
+// Options tunes one Analyze call. The zero value runs StageDefault with the
+// engine's calibrated detection threshold and no face limit.
+type Options struct {
+	Stages       Stage
+	Attributes   Attribute
+	MaxFaces     int     // keep at most this many faces, largest first; 0: all
+	DetThreshold float32 // detector confidence; 0: engine default
+	MinFacePx    int     // smallest face height to look for; 0: automatic
+}
+
+// Point is an image coordinate in source pixels.
+type Point struct{ X, Y float32 }
+
+// Rect is a face box in source pixels.
+type Rect struct{ X, Y, W, H float32 }
+
+// Area is the box area in square pixels.
+func (r Rect) Area() float32 { return r.W * r.H }
+
+// Quality is the face quality score and its parts, each in [0,1] (1 best).
+// The formula is documented in native/README.md.
+type Quality struct {
+	Score      float32
+	Size       float32
+	Confidence float32
+	Pose       float32
+	Sharpness  float32
+	Exposure   float32
+	EyesOpen   float32
+}
+
+// Attributes are the optional per-face attributes. Fields the caller did not
+// ask for hold their "not computed" values: Age < 0, Gender "", NaN angles,
+// Expression "", eye probabilities < 0.
+type Attributes struct {
+	Age              float32
+	Gender           string // "female" or "male"
+	GenderScore      float32
+	Yaw, Pitch, Roll float32 // degrees
+	Expression       string
+	ExpressionScores map[string]float32
+	LeftEyeOpen      float32
+	RightEyeOpen     float32
+}
+
+// HasPose reports whether yaw/pitch/roll were computed.
+func (a Attributes) HasPose() bool { return !math.IsNaN(float64(a.Yaw)) }
+
+// Face is one detected face. Landmarks68, Template and Quality are present
+// only when the matching stage ran.
+type Face struct {
+	Box         Rect
+	DetScore    float32
+	Landmarks68 []Point
+	Landmarks5  []Point
+	Liveness    float32 // P(live) in [0,1]; < 0 when not computed
+	Quality     *Quality
+	Attributes  *Attributes
+	Template    []float32 // L2-normalised; nil when not computed
+}
+
+// Timings are the per-stage costs of one image, in milliseconds.
+type Timings struct {
+	Decode, Detect, Landmarks, Align, Liveness, Embed, Quality, Attributes, Total float64
+}
+
+// Result is the analysis of one input image. Err is set (and Faces empty)
+// when the image failed: decode errors, limits, or no face.
+type Result struct {
+	Width, Height int
+	Faces         []Face // largest first
+	Timings       Timings
+	Err           error
+}
+
+// ModelInfo describes one loaded model.
+type ModelInfo struct {
+	Role, Name, ID, File, SHA256 string
+	InputW, InputH, InputC      int
+	Loaded                      bool
+}
+
+// Info describes the engine: versions, backend and models.
+type Info struct {
+	ABIVersion    int
+	EngineVersion string
+	OpenCVVersion string
+	Backend       string
+	CUDABuilt     bool
+	CUDADevices   int
+	Workers       int
+	TemplateDim   int
+	RecognizerID  string // the model id templates carry
+	Models        []ModelInfo
+}
+
+// Cosine returns the cosine similarity of two templates. Templates from the
+// engine are L2-normalised, so this is their inner product; it still
+// normalises so that foreign vectors compare correctly.
+func Cosine(a, b []float32) float32 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0
+	}
+	var dot, na, nb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		dot += x * y
+		na += x * x
+		nb += y * y
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return float32(dot / math.Sqrt(na*nb))
+}
