@@ -109,8 +109,8 @@ type Result struct {
 // ModelInfo describes one loaded model.
 type ModelInfo struct {
 	Role, Name, ID, File, SHA256 string
-	InputW, InputH, InputC      int
-	Loaded                      bool
+	InputW, InputH, InputC       int
+	Loaded                       bool
 }
 
 // Info describes the engine: versions, backend and models.
