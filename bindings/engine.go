@@ -95,7 +95,7 @@ func Open(cfg Config) (*Engine, error) {
 		}
 	}
 	e.sem = make(chan struct{}, inFlight)
-	e.labels = expressionLabels(manifest)
+	e.labels, e.info.MatchThreshold = manifestExtras(manifest)
 	return e, nil
 }
 
@@ -344,27 +344,38 @@ func takeStatus(st C.vz_status) error {
 // used when the manifest does not list labels.
 var fer2013Labels = []string{"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
 
-// expressionLabels reads the expression model's labels from the manifest.
-func expressionLabels(manifest string) []string {
+// DefaultMatchThreshold is the cosine score at or above which two templates
+// are taken as the same person when the manifest's recognizer entry names no
+// calibrated "match_threshold".
+const DefaultMatchThreshold = 0.45
+
+// manifestExtras reads what only the Go side needs from the manifest: the
+// expression labels and the recognizer's calibrated match threshold.
+func manifestExtras(manifest string) (labels []string, threshold float32) {
+	labels, threshold = fer2013Labels, DefaultMatchThreshold
 	raw, err := os.ReadFile(manifest)
 	if err != nil {
-		return fer2013Labels
+		return
 	}
 	var m struct {
 		Models []struct {
-			Role   string   `json:"role"`
-			Labels []string `json:"labels"`
+			Role           string   `json:"role"`
+			Labels         []string `json:"labels"`
+			MatchThreshold float32  `json:"match_threshold"`
 		} `json:"models"`
 	}
 	if json.Unmarshal(raw, &m) != nil {
-		return fer2013Labels
+		return
 	}
 	for _, x := range m.Models {
-		if x.Role == "expression" && len(x.Labels) > 0 {
-			return x.Labels
+		switch {
+		case x.Role == "expression" && len(x.Labels) > 0:
+			labels = x.Labels
+		case x.Role == "recognizer" && x.MatchThreshold > 0:
+			threshold = x.MatchThreshold
 		}
 	}
-	return fer2013Labels
+	return
 }
 
 type cStrings []*C.char

@@ -124,7 +124,10 @@ type Info struct {
 	Workers       int
 	TemplateDim   int
 	RecognizerID  string // the model id templates carry
-	Models        []ModelInfo
+	// MatchThreshold is the recognizer's calibrated same-person cosine
+	// threshold (manifest "match_threshold", else DefaultMatchThreshold).
+	MatchThreshold float32
+	Models         []ModelInfo
 }
 
 // Cosine returns the cosine similarity of two templates. Templates from the
