@@ -78,7 +78,7 @@ func TestEER(t *testing.T) {
 func TestAtFMR(t *testing.T) {
 	cases := []struct {
 		target, thr, fmr, fnmr float64
-		attainable            bool
+		attainable             bool
 	}{
 		{0.5, 0.4, 0.4, 0, true},
 		{0.2, 0.6, 0.2, 0.25, true},
