@@ -179,3 +179,34 @@ func TestWatchlist(t *testing.T) {
 		}
 	}
 }
+
+func TestCalibrate(t *testing.T) {
+	// FMR 0.2 is measurable on 5 impostors: raw threshold 0.6 (see above).
+	c := Calibrate(synth, CalibrationPolicy{TargetFMR: 0.2, Lo: 0.3, Hi: 0.9, Round: 0.05, Low: 0.05, Medium: 0.15})
+	if c.Raw != 0.6 || c.Threshold != 0.6 || c.Clamped {
+		t.Errorf("calibration = %+v", c)
+	}
+	// FMR 0.01 is not: falls back to the EER threshold 0.575, rounded up to
+	// 0.6, then clamped to the upper bound 0.55.
+	c = Calibrate(synth, CalibrationPolicy{TargetFMR: 0.01, Lo: 0.3, Hi: 0.55, Round: 0.05, Low: 0.07, Medium: 0.2})
+	if !near(c.Raw, 0.575) || c.Threshold != 0.55 || !c.Clamped {
+		t.Errorf("fallback calibration = %+v", c)
+	}
+	// Bands around 0.55 (low < 0.07, medium < 0.2, high): genuine 0.6 low,
+	// 0.4 medium (wrong), 0.8 and 0.9 high; impostor 0.5 and 0.6 low (0.6
+	// wrong), 0.3, 0.2 and 0.1 high.
+	want := []Band{
+		{Name: "low", Genuine: 1, Impostor: 2, Wrong: 1},
+		{Name: "medium", Genuine: 1, Impostor: 0, Wrong: 1},
+		{Name: "high", Genuine: 2, Impostor: 3, Wrong: 0},
+	}
+	for i, w := range want {
+		b := c.Bands[i]
+		if b.Name != w.Name || b.Genuine != w.Genuine || b.Impostor != w.Impostor || b.Wrong != w.Wrong {
+			t.Errorf("band %d = %+v, want %+v", i, b, w)
+		}
+	}
+	if Confidence(0.56, 0.55, 0.05, 0.15) != "low" || Confidence(0.45, 0.55, 0.05, 0.15) != "medium" || Confidence(0.2, 0.55, 0.05, 0.15) != "high" {
+		t.Error("Confidence bands")
+	}
+}
