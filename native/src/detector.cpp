@@ -1,0 +1,172 @@
+// UltraFace RFB-320 (fixed 1x3x240x320 input, priors baked in: outputs
+// `scores` [N,4420,2] and `boxes` [N,4420,4] as normalised corners).
+// Large or non-4:3 images are handled with a pyramid of tiled levels:
+// the finest level puts the smallest wanted face at kDetMinNetFace input
+// pixels, coarser levels step down by 3x until the whole image fits one
+// letterboxed input. Tiles overlap; detections touching an inner tile edge
+// are dropped (the face is whole in the neighbour or found a level up), and
+// NMS merges across tiles and levels. All tiles of a call go through one
+// batched forward pass.
+#include <algorithm>
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "stages.h"
+
+namespace vz {
+namespace {
+
+struct Tile {
+  double s;         // net px per source px
+  cv::Rect2d src;   // covered source rect (x,y in source px)
+  bool inner_l, inner_t, inner_r, inner_b;  // edges shared with another tile
+};
+
+float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  float inter = (a & b).area();
+  float u = a.area() + b.area() - inter;
+  return u > 0 ? inter / u : 0.f;
+}
+
+}  // namespace
+
+double detect_scale_needed(const ModelSpec& spec, int W, int H, float min_face) {
+  double s_global = std::min(double(spec.width) / W, double(spec.height) / H);
+  double s_fine = kDetMinNetFace / std::max(1.f, min_face);
+  return std::max(s_global, s_fine);
+}
+
+std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const View& v, int W, int H,
+                                    const DetectParams& p, DetectStats* stats) {
+  const int NW = spec.width, NH = spec.height;
+  const double s_global = std::min(double(NW) / W, double(NH) / H);
+  double s_fine = kDetMinNetFace / std::max(1.f, p.min_face);
+  // No point in going finer than the decoded pixels (or 1:1 with the source).
+  s_fine = std::min(s_fine, std::max(v.scale, s_global));
+  std::vector<double> levels;
+  if (s_fine <= s_global * 1.05) {
+    levels.push_back(s_global);
+  } else {
+    for (double s = s_fine; s > s_global * 1.05; s /= 3.0) levels.push_back(s);
+    levels.push_back(s_global);
+  }
+  const int ov = 64;  // tile overlap, net pixels
+  std::vector<Tile> tiles;
+  for (size_t li = 0; li < levels.size(); li++) {
+    double s = levels[li];
+    double lw = W * s, lh = H * s;  // level size in net px
+    int nx = lw <= NW ? 1 : int(std::ceil((lw - ov) / double(NW - ov)));
+    int ny = lh <= NH ? 1 : int(std::ceil((lh - ov) / double(NH - ov)));
+    double stepx = nx > 1 ? (lw - NW) / (nx - 1) : 0, stepy = ny > 1 ? (lh - NH) / (ny - 1) : 0;
+    for (int ty = 0; ty < ny; ty++)
+      for (int tx = 0; tx < nx; tx++) {
+        Tile t;
+        t.s = s;
+        double x0 = tx * stepx, y0 = ty * stepy;
+        t.src = cv::Rect2d(x0 / s, y0 / s, NW / s, NH / s);
+        t.inner_l = tx > 0;
+        t.inner_r = tx < nx - 1;
+        t.inner_t = ty > 0;
+        t.inner_b = ty < ny - 1;
+        tiles.push_back(t);
+      }
+  }
+  if (stats) {
+    stats->levels = int(levels.size());
+    stats->tiles = int(tiles.size());
+  }
+  // Fill the blob: each tile is the source rect mapped onto NWxNH; pixels past
+  // the image edge are the mean (zero after normalisation).
+  const int N = int(tiles.size());
+  cv::Mat& blob = ns.blob[R_DETECT];
+  int shape[4] = {N, 3, NH, NW};
+  blob.create(4, shape, CV_32F);
+  cv::Mat tile_img(NH, NW, CV_8UC3);
+  const cv::Scalar fill(spec.mean[2], spec.mean[1], spec.mean[0]);
+  // Cache one resized image per level.
+  double cur_s = -1;
+  cv::Mat level_img;
+  for (int i = 0; i < N; i++) {
+    const Tile& t = tiles[i];
+    if (t.s != cur_s) {
+      cur_s = t.s;
+      double f = t.s / v.scale;  // image px -> net px
+      int lw = std::max(1, int(std::lround(v.img.cols * f))), lh = std::max(1, int(std::lround(v.img.rows * f)));
+      if (lw == v.img.cols && lh == v.img.rows) level_img = v.img;
+      else cv::resize(v.img, level_img, cv::Size(lw, lh), 0, 0, f < 0.5 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    }
+    // Tile origin in level pixels.
+    double lx = (t.src.x - v.origin.x) * t.s, ly = (t.src.y - v.origin.y) * t.s;
+    int ix = int(std::lround(lx)), iy = int(std::lround(ly));
+    tile_img.setTo(fill);
+    cv::Rect want(ix, iy, NW, NH);
+    cv::Rect have = want & cv::Rect(0, 0, level_img.cols, level_img.rows);
+    if (!have.empty()) level_img(have).copyTo(tile_img(cv::Rect(have.x - ix, have.y - iy, have.width, have.height)));
+    fill_blob(tile_img, spec, blob.ptr<float>(i));
+  }
+  std::vector<cv::Mat> outs = run_net(ns, R_DETECT, blob);
+  const cv::Mat* scores = nullptr;
+  const cv::Mat* boxes = nullptr;
+  for (size_t k = 0; k < outs.size(); k++) {
+    const std::string& nm = ns.out_names[R_DETECT][k];
+    if (nm == "scores") scores = &outs[k];
+    else if (nm == "boxes") boxes = &outs[k];
+  }
+  if (!scores || !boxes) {
+    if (outs.size() != 2) fail(VZ_ERR_MODEL, "detector: expected outputs `scores` and `boxes`");
+    scores = &outs[0];
+    boxes = &outs[1];
+  }
+  const int A = scores->cols / 2;
+  if (int(boxes->total()) != N * A * 4) fail(VZ_ERR_MODEL, "detector: output shapes disagree");
+  std::vector<Detection> cand;
+  const float edge = 2.f;  // net px
+  for (int i = 0; i < N; i++) {
+    const Tile& t = tiles[i];
+    const float* sc = scores->ptr<float>(i);
+    const float* bx = boxes->ptr<float>(i);
+    for (int a = 0; a < A; a++) {
+      float conf = sc[2 * a + 1];
+      if (conf < p.threshold) continue;
+      float x1 = bx[4 * a] * NW, y1 = bx[4 * a + 1] * NH, x2 = bx[4 * a + 2] * NW, y2 = bx[4 * a + 3] * NH;
+      if (x2 <= x1 || y2 <= y1) continue;
+      if ((t.inner_l && x1 < edge) || (t.inner_t && y1 < edge) || (t.inner_r && x2 > NW - edge) ||
+          (t.inner_b && y2 > NH - edge))
+        continue;
+      Detection d;
+      d.box = cv::Rect2f(float(t.src.x + x1 / t.s), float(t.src.y + y1 / t.s), float((x2 - x1) / t.s),
+                         float((y2 - y1) / t.s));
+      d.score = conf;
+      cand.push_back(d);
+    }
+  }
+  std::sort(cand.begin(), cand.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+  std::vector<Detection> keep;
+  for (auto& c : cand) {
+    bool dup = false;
+    for (auto& k : keep) {
+      float inter = (c.box & k.box).area();
+      // IoU, or a box mostly inside a stronger one (a part of a face found
+      // at a finer level).
+      if (iou(c.box, k.box) > p.nms_iou || inter > 0.7f * std::min(c.box.area(), k.box.area())) {
+        dup = true;
+        break;
+      }
+    }
+    if (!dup) keep.push_back(c);
+  }
+  // Clip to the image, drop what is left empty.
+  std::vector<Detection> out;
+  const cv::Rect2f img(0, 0, float(W), float(H));
+  for (auto& k : keep) {
+    cv::Rect2f b = k.box & img;
+    if (b.width < 2 || b.height < 2) continue;
+    out.push_back(k);  // keeps the unclipped box: the square crop needs its height
+  }
+  std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) { return a.box.area() > b.box.area(); });
+  if (p.max_faces > 0 && int(out.size()) > p.max_faces) out.resize(size_t(p.max_faces));
+  return out;
+}
+
+}  // namespace vz

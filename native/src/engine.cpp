@@ -1,0 +1,308 @@
+// The pipeline: decode (header first, DCT-scaled JPEG) -> detect (tiled
+// pyramid) -> per-face finer crop when needed -> landmarks -> 5 points ->
+// similarity warp -> embed, liveness, quality, attributes; every net stage
+// runs once per call over all faces of all images.
+#include "engine.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <thread>
+
+#include <opencv2/core/cuda.hpp>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/dnn.hpp>
+
+#include "stages.h"
+
+namespace vz {
+namespace {
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Automatic smallest face: 40 px, or 1/26 of the shorter side for large
+// images (a group photo of 2100x1040 keeps 40 px faces; a 4000x2667 portrait
+// looks for faces of 100 px and up).
+float auto_min_face(int W, int H) { return std::max(40.f, std::min(W, H) / 26.f); }
+
+}  // namespace
+
+Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
+  if (!is_dir(cfg_.models_dir)) fail(VZ_ERR_MODEL, "models directory not found: " + cfg_.models_dir);
+  std::string mpath = cfg_.manifest_path;
+  if (mpath.empty()) {
+    mpath = cfg_.models_dir + "/manifest.json";
+    if (!file_exists(mpath) && file_exists(cfg_.models_dir + "/manifest")) mpath = cfg_.models_dir + "/manifest";
+  }
+  manifest_ = load_manifest(mpath, cfg_.models_dir);
+  for (const char* need : {"detector", "landmarker", "recognizer"})
+    if (!manifest_.find(need)) fail(VZ_ERR_MODEL, std::string("manifest lacks a ") + need);
+  for (auto& m : manifest_.models) {
+    if (!file_exists(m.path)) fail(VZ_ERR_MODEL, "model file missing: " + m.path);
+    if (cfg_.verify) {
+      if (m.sha256.empty()) fail(VZ_ERR_MODEL, "manifest has no sha256 for " + m.name);
+      std::string got = sha256_file(m.path);
+      if (got != m.sha256) fail(VZ_ERR_MODEL, "sha256 mismatch for " + m.file + ": manifest " + m.sha256 + ", file " + got);
+    }
+  }
+  const ModelSpec& det = *manifest_.find("detector");
+  if (!det.family.empty() && det.family != "ultraface")
+    fail(VZ_ERR_MODEL, "detector family " + det.family + " is not supported (ultraface)");
+  if (det.threshold > 0) tune_.default_threshold = det.threshold;
+  template_dim_ = manifest_.find("recognizer")->dim;
+
+  // Backend.
+  for (auto& bt : cv::dnn::getAvailableBackends())
+    if (bt.first == cv::dnn::DNN_BACKEND_CUDA) cuda_built_ = 1;
+  cuda_devices_ = std::max(0, cv::cuda::getCudaEnabledDeviceCount());
+  if (cfg_.backend == "cuda") {
+#ifdef VIZOR_WITH_CUDA
+    if (!cuda_built_) fail(VZ_ERR_BACKEND, "backend cuda: OpenCV was built without CUDA (no DNN CUDA backend)");
+    if (cuda_devices_ <= 0) fail(VZ_ERR_BACKEND, "backend cuda: no CUDA device");
+    backend_.backend = cv::dnn::DNN_BACKEND_CUDA;
+    backend_.target = cfg_.precision == "fp16" ? cv::dnn::DNN_TARGET_CUDA_FP16 : cv::dnn::DNN_TARGET_CUDA;
+    backend_.name = cfg_.precision == "fp16" ? "cuda-fp16" : "cuda";
+#else
+    fail(VZ_ERR_BACKEND, std::string("backend cuda: this libvizor was built without VIZOR_WITH_CUDA (use the cuda preset)") +
+                             (cuda_built_ ? "" : "; OpenCV was built without CUDA too"));
+#endif
+  }
+  cv::setNumThreads(std::max(1, cfg_.threads));
+  int workers = cfg_.workers > 0 ? cfg_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  pool_ = std::make_unique<NetPool>(manifest_, backend_, workers);
+  // Warm up each set once (first forward allocates and fuses layers) and
+  // learn the recognizer's output size.
+  for (int w = 0; w < pool_->size(); w++) {
+    auto lease = pool_->acquire();
+    const ModelSpec& rec = *manifest_.find("recognizer");
+    int shape[4] = {1, rec.channels, rec.height, rec.width};
+    cv::Mat blob(4, shape, CV_32F, cv::Scalar(0));
+    cv::Mat out = run_net(**lease, R_RECOGNIZE, blob)[0];
+    if (template_dim_ > 0 && out.cols != template_dim_)
+      fail(VZ_ERR_MODEL, "recognizer output has " + std::to_string(out.cols) + " values, manifest dim says " +
+                             std::to_string(template_dim_));
+    template_dim_ = out.cols;
+    int dshape[4] = {1, det.channels, det.height, det.width};
+    cv::Mat dblob(4, dshape, CV_32F, cv::Scalar(0));
+    run_net(**lease, R_DETECT, dblob);
+  }
+}
+
+void Engine::info(vz_engine_info* out) const {
+  std::memset(out, 0, sizeof(*out));
+  auto cp = [](char* dst, size_t n, const std::string& s) {
+    std::snprintf(dst, n, "%s", s.c_str());
+  };
+  out->abi_version = VZ_ABI_VERSION;
+  cp(out->engine_version, sizeof(out->engine_version), VIZOR_VERSION);
+  cp(out->opencv_version, sizeof(out->opencv_version), CV_VERSION);
+  cp(out->backend, sizeof(out->backend), backend_.name);
+  out->cuda_built = cuda_built_;
+  out->cuda_devices = cuda_devices_;
+  out->workers = pool_->size();
+  out->template_dim = template_dim_;
+  const ModelSpec* rec = manifest_.find("recognizer");
+  cp(out->recognizer_id, sizeof(out->recognizer_id), rec->id);
+  int n = 0;
+  const NetSet& ns = pool_->first();
+  for (auto& m : manifest_.models) {
+    if (n >= VZ_MAX_MODELS) break;
+    vz_model_info& mi = out->models[n++];
+    cp(mi.role, sizeof(mi.role), m.role);
+    cp(mi.name, sizeof(mi.name), m.name);
+    cp(mi.id, sizeof(mi.id), m.id);
+    cp(mi.file, sizeof(mi.file), m.file);
+    cp(mi.sha256, sizeof(mi.sha256), m.sha256);
+    mi.input_w = m.width;
+    mi.input_h = m.height;
+    mi.input_c = m.channels;
+    for (int r = 0; r < R_COUNT; r++)
+      if (m.role == role_name(r)) mi.loaded = ns.has[r] ? 1 : 0;
+  }
+  out->num_models = n;
+}
+
+std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const vz_analyze_options& o) {
+  uint32_t stages = o.stages ? o.stages : (VZ_STAGE_DETECT | VZ_STAGE_LANDMARKS | VZ_STAGE_TEMPLATE | VZ_STAGE_LIVENESS | VZ_STAGE_QUALITY);
+  stages |= VZ_STAGE_DETECT;
+  if (stages & (VZ_STAGE_TEMPLATE | VZ_STAGE_QUALITY)) stages |= VZ_STAGE_LANDMARKS;
+  const uint32_t attrs = (stages & VZ_STAGE_ATTRIBUTES) ? (o.attributes ? o.attributes : uint32_t(VZ_ATTR_ALL)) : 0u;
+  if (attrs & VZ_ATTR_EYES) stages |= VZ_STAGE_LANDMARKS;
+  const float thr = o.det_threshold > 0 ? o.det_threshold : tune_.default_threshold;
+
+  std::vector<ImageOut> res(static_cast<size_t>(count));
+  if (count == 0) return res;
+  auto lease = pool_->acquire();
+  NetSet& ns = **lease;
+  const ModelSpec& det = *manifest_.find("detector");
+
+  struct Img {
+    ImageHeader hdr;
+    View coarse;
+    int denom = 1;
+  };
+  std::vector<Img> work(static_cast<size_t>(count));
+  std::deque<View> fine_views;  // stable addresses
+  std::vector<FaceWork*> faces;
+  std::vector<const View*> fine_of, coarse_of;
+  std::vector<cv::Size> size_of;
+  std::vector<int> image_of;
+
+  for (int i = 0; i < count; i++) {
+    ImageOut& r = res[size_t(i)];
+    Img& w = work[size_t(i)];
+    const auto t0 = Clock::now();
+    try {
+      const vz_image& im = images[i];
+      if (im.len < 0) fail(VZ_ERR_INVALID_ARGUMENT, "negative image length");
+      if (!im.data && im.len > 0) fail(VZ_ERR_INVALID_ARGUMENT, "NULL image data");
+      w.hdr = check_image(im.data, size_t(im.len), cfg_.limits);
+      const int W = w.hdr.oriented_width(), H = w.hdr.oriented_height();
+      r.width = W;
+      r.height = H;
+      const float min_face = o.min_face_px > 0 ? float(o.min_face_px) : auto_min_face(W, H);
+      const double need = detect_scale_needed(det, W, H, min_face);
+      int denom = 1;
+      if (w.hdr.format == "jpeg")
+        for (int d : {8, 4, 2})
+          if (1.0 / d >= need) { denom = d; break; }
+      w.denom = denom;
+      double sc = 1;
+      w.coarse.img = decode_image(im.data, size_t(im.len), w.hdr, denom, &sc);
+      w.coarse.scale = sc;
+      r.t.decode = ms_since(t0);
+      const auto t1 = Clock::now();
+      DetectParams dp;
+      dp.threshold = thr;
+      dp.min_face = min_face;
+      dp.max_faces = o.max_faces;
+      std::vector<Detection> dets = detect_faces(ns, det, w.coarse, W, H, dp);
+      r.t.detect = ms_since(t1);
+      if (dets.empty()) fail(VZ_ERR_NO_FACE, "no face found at threshold " + std::to_string(thr));
+      r.faces.resize(dets.size());
+      for (size_t k = 0; k < dets.size(); k++) {
+        FaceWork& f = r.faces[k];
+        f.raw_box = dets[k].box;
+        f.score = dets[k].score;
+        // Square box of the detector box's height, clamped (fr_detect.js).
+        const cv::Rect2f& b = dets[k].box;
+        float side = b.height, cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+        float x0 = std::max(0.f, cx - side / 2), y0 = std::max(0.f, cy - side / 2);
+        float x1 = std::min(float(W - 1), cx + side / 2), y1 = std::min(float(H - 1), cy + side / 2);
+        f.box = cv::Rect2f(x0, y0, std::max(1.f, x1 - x0), std::max(1.f, y1 - y0));
+        f.attr.age = -1;
+        f.attr.gender = -1;
+        f.attr.gender_score = -1;
+        f.attr.yaw = f.attr.pitch = f.attr.roll = std::nanf("");
+        f.attr.expression = -1;
+        f.attr.left_eye_open = f.attr.right_eye_open = -1;
+      }
+    } catch (const Error& e) {
+      r.code = e.code;
+      r.message = e.what();
+      r.faces.clear();
+    } catch (const cv::Exception& e) {
+      r.code = VZ_ERR_DECODE;
+      r.message = std::string("image: ") + e.what();
+      r.faces.clear();
+    }
+    r.t.total = ms_since(t0);
+  }
+  // Finer crops for faces that are small in a reduced decode.
+  for (int i = 0; i < count; i++) {
+    ImageOut& r = res[size_t(i)];
+    Img& w = work[size_t(i)];
+    if (r.code != VZ_OK) continue;
+    const auto t0 = Clock::now();
+    for (auto& f : r.faces) {
+      const View* fv = &w.coarse;
+      const float h_coarse = float(f.box.height * w.coarse.scale);
+      if ((stages & VZ_STAGE_LANDMARKS) && w.hdr.format == "jpeg" && w.denom > 1 && h_coarse < tune_.align_min_px) {
+        int d = 1;
+        for (int c : {4, 2, 1})
+          if (c < w.denom && f.box.height / c >= tune_.align_min_px) { d = c; break; }
+        // Region: the face box grown 2x (the aligned crop and the landmark
+        // crop both fit inside).
+        cv::Rect2f b = f.box;
+        cv::Rect roi(int(std::floor(b.x - b.width * 0.5f)), int(std::floor(b.y - b.height * 0.5f)),
+                     int(std::ceil(b.width * 2)), int(std::ceil(b.height * 2)));
+        try {
+          View v;
+          v.img = decode_jpeg_region(images[i].data, size_t(images[i].len), w.hdr, d, roi, &v.origin, &v.scale);
+          fine_views.push_back(std::move(v));
+          fv = &fine_views.back();
+        } catch (const Error&) {
+          fv = &w.coarse;  // keep the coarse view
+        }
+      }
+      faces.push_back(&f);
+      fine_of.push_back(fv);
+      coarse_of.push_back(&w.coarse);
+      size_of.emplace_back(r.width, r.height);
+      image_of.push_back(i);
+    }
+    r.t.decode += ms_since(t0);
+  }
+  // Batched stages. Time is shared among images by face count.
+  auto share = [&](double ms, double vz_timings::*field) {
+    if (faces.empty()) return;
+    for (size_t k = 0; k < faces.size(); k++) {
+      res[size_t(image_of[k])].t.*field += ms / double(faces.size());
+      res[size_t(image_of[k])].t.total += ms / double(faces.size());
+    }
+  };
+  if (!faces.empty()) {
+    if (stages & VZ_STAGE_LANDMARKS) {
+      auto t = Clock::now();
+      landmarks68(ns, *manifest_.find("landmarker"), fine_of, faces, size_of);
+      share(ms_since(t), &vz_timings::landmarks);
+    }
+    if (stages & (VZ_STAGE_TEMPLATE | VZ_STAGE_QUALITY)) {
+      auto t = Clock::now();
+      const ModelSpec& rec = *manifest_.find("recognizer");
+      for (size_t k = 0; k < faces.size(); k++) align_face(*fine_of[k], *faces[k], rec);
+      share(ms_since(t), &vz_timings::align);
+    }
+    if (stages & VZ_STAGE_TEMPLATE) {
+      auto t = Clock::now();
+      embed(ns, *manifest_.find("recognizer"), faces, template_dim_);
+      share(ms_since(t), &vz_timings::embed);
+    }
+    if ((stages & VZ_STAGE_LIVENESS) && ns.has[R_LIVENESS]) {
+      auto t = Clock::now();
+      liveness(ns, *manifest_.find("liveness"), coarse_of, faces, size_of);
+      share(ms_since(t), &vz_timings::liveness);
+    }
+    if (stages & VZ_STAGE_ATTRIBUTES) {
+      auto t = Clock::now();
+      attributes(ns, manifest_, attrs, coarse_of, faces, size_of);
+      // Eye crops are small: take them from the fine views.
+      if ((attrs & VZ_ATTR_EYES) && ns.has[R_EYE]) eyes_open(ns, *manifest_.find("eye"), fine_of, faces);
+      share(ms_since(t), &vz_timings::attributes);
+    }
+    if (stages & VZ_STAGE_QUALITY) {
+      auto t = Clock::now();
+      if (ns.has[R_EYE] && !(attrs & VZ_ATTR_EYES)) eyes_open(ns, *manifest_.find("eye"), fine_of, faces);
+      for (auto* f : faces) {
+        landmark_pose(*f);
+        quality(*f, thr);
+      }
+      if (!(attrs & VZ_ATTR_EYES))
+        for (auto* f : faces) f->attr.left_eye_open = f->attr.right_eye_open = -1;
+      share(ms_since(t), &vz_timings::quality);
+    }
+  }
+  return res;
+}
+
+}  // namespace vz

@@ -1,0 +1,50 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "image_decode.h"
+#include "net_pool.h"
+
+namespace vz {
+
+struct EngineConfig {
+  std::string models_dir, manifest_path, backend = "cpu", precision = "fp32";
+  int workers = 0, threads = 1;
+  DecodeLimits limits;
+  bool verify = false;
+};
+
+// Engine-wide tunables (the README explains each).
+struct Tuning {
+  float default_threshold = 0.7f;  // replaced by the manifest's detector.threshold when set
+  float align_min_px = 112.f;      // faces smaller than this in the coarse decode get a finer crop
+};
+
+struct ImageOut {
+  int code = VZ_OK;
+  std::string message;
+  int width = 0, height = 0;
+  std::vector<FaceWork> faces;
+  vz_timings t{};
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineConfig& cfg);
+  void info(vz_engine_info* out) const;
+  std::vector<ImageOut> analyze(const vz_image* images, int count, const vz_analyze_options& opts);
+  const Manifest& manifest() const { return manifest_; }
+
+ private:
+  EngineConfig cfg_;
+  Manifest manifest_;
+  BackendChoice backend_;
+  Tuning tune_;
+  int cuda_built_ = 0, cuda_devices_ = 0;
+  int template_dim_ = 0;
+  std::unique_ptr<NetPool> pool_;
+};
+
+}  // namespace vz

@@ -1,0 +1,67 @@
+// A bounded pool of per-worker network sets. cv::dnn::Net is not
+// thread-safe, so each concurrent analysis borrows one whole set.
+#pragma once
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <opencv2/dnn.hpp>
+
+#include "common.h"
+
+namespace vz {
+
+enum Role { R_DETECT, R_LANDMARK, R_RECOGNIZE, R_LIVENESS, R_AGE, R_GENDER, R_POSE, R_EYE, R_EXPRESSION, R_COUNT };
+const char* role_name(int r);
+
+struct NetSet {
+  cv::dnn::Net net[R_COUNT];
+  bool has[R_COUNT] = {};
+  std::vector<std::string> out_names[R_COUNT];
+  // Reused buffers.
+  cv::Mat blob[R_COUNT];
+  // -1 unknown, 0 the net only takes batch 1, 1 batches work.
+  int batch_ok[R_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+};
+
+// Runs net `role` on an NCHW blob and returns each requested output as an
+// N x K float matrix. Falls back to one forward per sample when the model
+// does not take a batch (remembered per net).
+std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob,
+                             const std::vector<std::string>& names = {});
+
+struct BackendChoice {
+  int backend = cv::dnn::DNN_BACKEND_OPENCV;
+  int target = cv::dnn::DNN_TARGET_CPU;
+  std::string name = "cpu";
+};
+
+class NetPool {
+ public:
+  NetPool(const Manifest& m, const BackendChoice& b, int workers);
+  class Lease {
+   public:
+    Lease(NetPool* p, NetSet* s) : pool_(p), set_(s) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { pool_->release(set_); }
+    NetSet& operator*() { return *set_; }
+    NetSet* operator->() { return set_; }
+   private:
+    NetPool* pool_;
+    NetSet* set_;
+  };
+  std::unique_ptr<Lease> acquire();
+  int size() const { return int(sets_.size()); }
+  const NetSet& first() const { return *sets_[0]; }
+
+ private:
+  void release(NetSet* s);
+  std::vector<std::unique_ptr<NetSet>> sets_;
+  std::vector<NetSet*> free_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+}  // namespace vz
