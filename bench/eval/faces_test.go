@@ -1,0 +1,78 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vizor/bench/eval/dataset"
+	"vizor/bindings"
+	"vizor/internal/faceset"
+)
+
+// TestFacesAccuracy runs the real engine over the shared labelled faces
+// (../shared/data/faces, or $VIZOR_SHARED_DATA/faces), leaving out the full
+// profile jimin3.jpg and the group photo, and checks the floor the engine
+// must hold: AUC >= 0.95 over all same/different pairs, and rank-1 = 100%
+// with each person's first photo (by file name) enrolled and every other
+// photo probing.
+func TestFacesAccuracy(t *testing.T) {
+	dir, err := faceset.Dir()
+	if errors.Is(err, faceset.ErrMissing) {
+		t.Skip("skipping: ../shared/data/faces is absent (set VIZOR_SHARED_DATA to the folder holding faces/)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := faceset.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := filepath.Join(root, "models")
+	if _, err := os.Stat(filepath.Join(models, "fr_feature.onnx")); err != nil {
+		t.Skip("skipping: models/ has no fr_feature.onnx (run `make models`)")
+	}
+	eng, err := bindings.Open(bindings.Config{ModelsDir: models})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+
+	set, err := dataset.Load(filepath.Join(dir, "faces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Exclude([]string{"jimin3.jpg"}, "full profile, left out of the floor test")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := Evaluate(ctx, Config{
+		Extractor: EngineExtractor{Engine: eng},
+		Cache:     &Cache{Dir: t.TempDir(), ModelID: eng.Info().RecognizerID},
+	}, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := r.Verification
+	t.Logf("%d images, FTE %.3f; %d genuine / %d impostor pairs; AUC %.4f, EER %.4f at %.3f; genuine min %.3f, impostor max %.3f",
+		r.Enrolment.Attempted, r.Enrolment.FTE, v.GenuinePairs, v.ImpostorPairs, v.AUC, v.EER.FMR, v.EER.Threshold, v.Genuine.Min, v.Impostor.Max)
+	if r.Enrolment.Enrolled != r.Enrolment.Attempted {
+		t.Errorf("failures to enrol: %+v", r.Enrolment.Failures)
+	}
+	if v.GenuinePairs == 0 || v.ImpostorPairs == 0 {
+		t.Fatalf("no pairs: %+v", v)
+	}
+	if v.AUC < 0.95 {
+		t.Errorf("AUC = %.4f, want >= 0.95", v.AUC)
+	}
+	id := r.Identification
+	if id == nil {
+		t.Fatal("no identification results")
+	}
+	t.Logf("rank-1 %.3f over %d mated probes, gallery %d", id.Rank1, id.MatedProbes, id.GallerySize)
+	if id.Rank1 != 1 {
+		t.Errorf("rank-1 = %.4f, want 1; misses: %+v", id.Rank1, id.Misses)
+	}
+}
