@@ -146,7 +146,11 @@ func WriteMarkdown(path string, r *Result) error {
 	w("**low** when |score − threshold| < %.2f, **medium** when < %.2f, **high** otherwise. How this data fell into the bands:\n\n", p.Low, p.Medium)
 	w("| band | distance from threshold | genuine | impostor | decided wrongly | error rate |\n|---|---|---:|---:|---:|---:|\n")
 	for _, bd := range c.Bands {
-		w("| %s | [%.2f, %s) | %d | %d | %d | %s |\n", bd.Name, bd.MinDistance, num(bd.MaxDistance, 2), bd.Genuine, bd.Impostor, bd.Wrong, pct(bd.ErrorRate))
+		upper := "∞"
+		if !math.IsInf(bd.MaxDistance, 1) {
+			upper = num(bd.MaxDistance, 2)
+		}
+		w("| %s | [%.2f, %s) | %d | %d | %d | %s |\n", bd.Name, bd.MinDistance, upper, bd.Genuine, bd.Impostor, bd.Wrong, pct(bd.ErrorRate))
 	}
 	w("\n")
 

@@ -71,9 +71,7 @@ func histogramLine(xs []float64, lo, width float64, bins int, c color.RGBA) (*pl
 	}
 	l.Color = c
 	l.Width = vg.Points(1.5)
-	fill := c
-	fill.A = 0x50
-	l.FillColor = fill
+	l.FillColor = color.NRGBA{R: c.R, G: c.G, B: c.B, A: 0x50} // not premultiplied
 	return l, nil
 }
 
