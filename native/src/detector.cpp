@@ -9,6 +9,8 @@
 // batched forward pass.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include <opencv2/imgproc.hpp>
 
@@ -37,6 +39,8 @@ double detect_scale_needed(const ModelSpec& spec, int W, int H, float min_face) 
   return std::max(s_global, s_fine);
 }
 
+static const int ov = 64;  // tile overlap, net pixels
+
 std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const View& v, int W, int H,
                                     const DetectParams& p, DetectStats* stats) {
   const int NW = spec.width, NH = spec.height;
@@ -48,10 +52,11 @@ std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const Vie
   if (s_fine <= s_global * 1.05) {
     levels.push_back(s_global);
   } else {
-    for (double s = s_fine; s > s_global * 1.05; s /= 3.0) levels.push_back(s);
+    // Steps of 3x; a step that would land within 1.5x of the global scale
+    // goes straight to the global scale instead.
+    for (double s = s_fine; s > s_global * 1.5; s /= 3.0) levels.push_back(s);
     levels.push_back(s_global);
   }
-  const int ov = 64;  // tile overlap, net pixels
   std::vector<Tile> tiles;
   for (size_t li = 0; li < levels.size(); li++) {
     double s = levels[li];
@@ -120,10 +125,14 @@ std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const Vie
   }
   const int A = scores->cols / 2;
   if (int(boxes->total()) != N * A * 4) fail(VZ_ERR_MODEL, "detector: output shapes disagree");
-  std::vector<Detection> cand;
+  // Candidates per level; level 0 is the finest.
+  std::vector<std::vector<Detection>> per_level(levels.size());
   const float edge = 2.f;  // net px
+  static const bool debug = std::getenv("VIZOR_DEBUG_DET") != nullptr;
   for (int i = 0; i < N; i++) {
     const Tile& t = tiles[i];
+    const size_t li = size_t(std::find(levels.begin(), levels.end(), t.s) - levels.begin());
+    const bool coarsest = li + 1 == levels.size();
     const float* sc = scores->ptr<float>(i);
     const float* bx = boxes->ptr<float>(i);
     for (int a = 0; a < A; a++) {
@@ -134,22 +143,33 @@ std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const Vie
       if ((t.inner_l && x1 < edge) || (t.inner_t && y1 < edge) || (t.inner_r && x2 > NW - edge) ||
           (t.inner_b && y2 > NH - edge))
         continue;
+      // Size bands: a level answers for faces up to the tile overlap (the
+      // next level up takes bigger ones) and down to what the next finer
+      // level no longer answers for, with a 20% margin each way.
+      const float side = std::max(x2 - x1, y2 - y1);
+      if (!coarsest && side > ov * 1.2f) continue;
+      if (li > 0 && side * float(levels[li - 1] / t.s) < ov / 1.2f) continue;
       Detection d;
       d.box = cv::Rect2f(float(t.src.x + x1 / t.s), float(t.src.y + y1 / t.s), float((x2 - x1) / t.s),
                          float((y2 - y1) / t.s));
       d.score = conf;
-      cand.push_back(d);
+      if (debug)
+        std::fprintf(stderr, "det level %zu s=%.3f tile %d box %.0f,%.0f %.0fx%.0f net %.0fx%.0f score %.3f\n", li, t.s, i,
+                     d.box.x, d.box.y, d.box.width, d.box.height, x2 - x1, y2 - y1, conf);
+      per_level[li].push_back(d);
     }
   }
+  // NMS over all levels by score: IoU, or a box mostly inside a stronger one.
+  std::vector<Detection> cand;
+  for (auto& v : per_level) cand.insert(cand.end(), v.begin(), v.end());
   std::sort(cand.begin(), cand.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
   std::vector<Detection> keep;
   for (auto& c : cand) {
+    if (c.box.height < p.min_face * 0.6f) continue;  // far below what was asked for
     bool dup = false;
     for (auto& k : keep) {
-      float inter = (c.box & k.box).area();
-      // IoU, or a box mostly inside a stronger one (a part of a face found
-      // at a finer level).
-      if (iou(c.box, k.box) > p.nms_iou || inter > 0.7f * std::min(c.box.area(), k.box.area())) {
+      const float inter = (c.box & k.box).area();
+      if (iou(c.box, k.box) > p.nms_iou || inter > 0.6f * std::min(c.box.area(), k.box.area())) {
         dup = true;
         break;
       }

@@ -18,7 +18,7 @@ struct EngineConfig {
 
 // Engine-wide tunables (the README explains each).
 struct Tuning {
-  float default_threshold = 0.7f;  // replaced by the manifest's detector.threshold when set
+  float default_threshold = 0.9f;  // replaced by the manifest's detector.threshold when set
   float align_min_px = 112.f;      // faces smaller than this in the coarse decode get a finer crop
 };
 
