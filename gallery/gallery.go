@@ -1,6 +1,7 @@
 package gallery
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -72,9 +73,12 @@ type part struct {
 	owner     map[uint64]string
 	subjects  map[string][]uint64
 	tomb      map[uint64]struct{} // in ix but deleted
-	log       *[]logOp            // changes to replay onto an index being rebuilt
-	version   uint64              // bumped on every index change
-	snapVer   uint64              // version captured by the last snapshot
+	// absent: in owner but not in ix; a rebuild found these deleted in the
+	// store before their deletes were applied here (they are, shortly).
+	absent  map[uint64]struct{}
+	log     *[]logOp // changes to replay onto an index being rebuilt
+	version uint64   // bumped on every index change
+	snapVer uint64   // version captured by the last snapshot
 }
 
 // Open opens (or creates) the gallery in cfg.Dir. It loads every
@@ -218,6 +222,7 @@ func newPartition(name string, r *partRec) *part {
 	return &part{
 		name: name, model: r.Model, dim: r.Dim, epoch: r.Epoch,
 		owner: map[uint64]string{}, subjects: map[string][]uint64{}, tomb: map[uint64]struct{}{},
+		absent: map[uint64]struct{}{},
 	}
 }
 
@@ -254,13 +259,17 @@ func (g *Gallery) loadPartition(name string, r *partRec) (*part, error) {
 	if ix, inSnap, err := g.loadSnapshot(p); err == nil && ix != nil {
 		// Replay the store onto the snapshot: add what is newer, drop what
 		// was deleted since.
+		if err := g.verifyRecords(p); err != nil {
+			ix.free()
+			return nil, err
+		}
 		var add []uint64
 		for _, id := range ids {
 			if _, ok := inSnap[id]; !ok {
 				add = append(add, id)
 			}
 		}
-		if err := g.addFromStore(p, ix, add, nil); err != nil {
+		if err := g.addFromStoreStrict(p, ix, add, nil, true); err != nil {
 			ix.free()
 			return nil, err
 		}
@@ -281,13 +290,40 @@ func (g *Gallery) loadPartition(name string, r *partRec) (*part, error) {
 		g.notes = append(g.notes, fmt.Sprintf("partition %q: snapshot unusable, rebuilt from the store: %v", name, err))
 		removeSnapshot(g.dir, name)
 	}
-	ix, trainMin, err := g.buildIndex(p, p.spec, ids, nil)
+	var added []uint64
+	ix, trainMin, err := g.buildIndex(p, p.spec, ids, &added)
 	if err != nil {
 		return nil, err
+	}
+	if len(added) != len(ids) {
+		ix.free()
+		return nil, corruptf(g.dbPath, "partition %q: %d templates listed in the catalog are missing", name, len(ids)-len(added))
 	}
 	p.ix, p.specTrain = ix, trainMin
 	p.version = 1
 	return p, nil
+}
+
+// verifyRecords checks every template record of p against its CRC and the
+// catalog (start-up, when the vectors come from a snapshot).
+func (g *Gallery) verifyRecords(p *part) error {
+	return g.db.View(func(tx *bolt.Tx) error {
+		n := 0
+		err := tx.Bucket(partBucketName(p.name)).Bucket(bT).ForEach(func(k, v []byte) error {
+			if len(k) != 8 || len(v) < 5 || crcOf(v[:len(v)-4]) != binary.BigEndian.Uint32(v[len(v)-4:]) {
+				return corruptf(g.dbPath, "partition %q: template record %x fails its checksum", p.name, k)
+			}
+			if _, ok := p.owner[keyID(k)]; !ok {
+				return corruptf(g.dbPath, "partition %q: template %d has no owner record", p.name, keyID(k))
+			}
+			n++
+			return nil
+		})
+		if err == nil && n != len(p.owner) {
+			err = corruptf(g.dbPath, "partition %q: %d template records for %d catalog entries", p.name, n, len(p.owner))
+		}
+		return err
+	})
 }
 
 // buildIndex builds an index for spec holding ids, read from the store. A
@@ -334,6 +370,12 @@ func (g *Gallery) buildIndex(p *part, sp Spec, ids []uint64, added *[]uint64) (*
 
 // addFromStore adds the given templates (those still in the store) to ix.
 func (g *Gallery) addFromStore(p *part, ix *fIndex, ids []uint64, added *[]uint64) error {
+	return g.addFromStoreStrict(p, ix, ids, added, false)
+}
+
+// addFromStoreStrict is addFromStore; with strict (start-up), a template the
+// catalog lists but the store lacks is corruption, not a concurrent delete.
+func (g *Gallery) addFromStoreStrict(p *part, ix *fIndex, ids []uint64, added *[]uint64, strict bool) error {
 	vecs := make([]float32, 0, min(len(ids), chunk)*p.dim)
 	xids := make([]int64, 0, min(len(ids), chunk))
 	for i := 0; i < len(ids); i += chunk {
@@ -350,6 +392,9 @@ func (g *Gallery) addFromStore(p *part, ix *fIndex, ids []uint64, added *[]uint6
 		})
 		if err != nil {
 			return err
+		}
+		if strict && len(xids) != min(i+chunk, len(ids))-i {
+			return corruptf(g.dbPath, "partition %q: templates listed in the catalog are missing", p.name)
 		}
 		if len(vecs)/p.dim != len(xids) {
 			return corruptf(g.dbPath, "partition %q: template with wrong dimension", p.name)
@@ -607,7 +652,11 @@ func (p *part) applyDelete(g *Gallery, ids []uint64) {
 		} else {
 			p.subjects[s] = l
 		}
-		p.tomb[id] = struct{}{}
+		if _, ok := p.absent[id]; ok {
+			delete(p.absent, id)
+		} else {
+			p.tomb[id] = struct{}{}
+		}
 		if p.log != nil {
 			*p.log = append(*p.log, logOp{id: id})
 		}
@@ -829,7 +878,7 @@ func (g *Gallery) DeletePartition(name string) error {
 		p.ixmu.Lock()
 		p.ix.free()
 		p.ix = nil
-		p.owner, p.subjects, p.tomb = map[uint64]string{}, map[string][]uint64{}, map[uint64]struct{}{}
+		p.owner, p.subjects, p.tomb, p.absent = map[uint64]string{}, map[string][]uint64{}, map[uint64]struct{}{}, map[uint64]struct{}{}
 		p.ixmu.Unlock()
 		removeSnapshot(g.dir, name)
 		return nil
@@ -1200,6 +1249,19 @@ func (g *Gallery) rebuild(p *part) error {
 	var added []uint64
 	nix, trainMin, err := g.buildIndex(p, sp, ids, &added)
 
+	// Work out of the lock what the new index holds, so that the swap
+	// itself only replays the (short) log.
+	in := make(map[uint64]struct{}, len(added))
+	for _, id := range added {
+		in[id] = struct{}{}
+	}
+	var missing []uint64 // deleted from the store before we read them
+	for _, id := range ids {
+		if _, ok := in[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+
 	p.ixmu.Lock()
 	p.log = nil
 	if err == nil && p.ix == nil {
@@ -1209,10 +1271,6 @@ func (g *Gallery) rebuild(p *part) error {
 		p.ixmu.Unlock()
 		nix.free()
 		return err
-	}
-	in := make(map[uint64]struct{}, len(added))
-	for _, id := range added {
-		in[id] = struct{}{}
 	}
 	tomb := map[uint64]struct{}{}
 	for _, op := range log {
@@ -1230,8 +1288,14 @@ func (g *Gallery) rebuild(p *part) error {
 		nix.free()
 		return fmt.Errorf("gallery: rebuild: %w", err)
 	}
+	absent := map[uint64]struct{}{}
+	for _, id := range missing {
+		if _, ok := p.owner[id]; ok {
+			absent[id] = struct{}{}
+		}
+	}
 	old := p.ix
-	p.ix, p.tomb, p.specTrain = nix, tomb, trainMin
+	p.ix, p.tomb, p.absent, p.specTrain = nix, tomb, absent, trainMin
 	p.version++
 	p.compact()
 	p.ixmu.Unlock()

@@ -87,6 +87,9 @@ func (g *Gallery) checkConsistency() error {
 			}
 			nt, no, ns := pb.Bucket(bT).Stats().KeyN, pb.Bucket(bO).Stats().KeyN, pb.Bucket(bS).Stats().KeyN
 			live := p.ix.ntotal() - len(p.tomb)
+			if len(p.absent) != 0 {
+				return fmt.Errorf("%s: %d absent ids at rest", p.name, len(p.absent))
+			}
 			if nt != len(p.owner) || no != nt || ns != nt || live != nt {
 				return fmt.Errorf("%s: store t=%d o=%d s=%d, catalog %d, index live %d (ntotal %d, tomb %d)",
 					p.name, nt, no, ns, len(p.owner), live, p.ix.ntotal(), len(p.tomb))

@@ -2,8 +2,8 @@ package gallery
 
 import (
 	"fmt"
-	"slices"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,6 +161,5 @@ func (ix *fIndex) free() {
 		ix.fi = nil
 	}
 }
-
 
 func containsHNSW(factory string) bool { return strings.Contains(factory, "HNSW") }

@@ -115,7 +115,9 @@ func (g *Gallery) snapshot(p *part) error {
 	h := snapHeader{Partition: p.name, Epoch: p.epoch, Spec: p.ix.spec.String(), Model: p.model, Dim: p.dim, Ntotal: p.ix.ntotal()}
 	ids := make([]uint64, 0, len(p.owner)+len(p.tomb))
 	for id := range p.owner {
-		ids = append(ids, id)
+		if _, ok := p.absent[id]; !ok {
+			ids = append(ids, id)
+		}
 	}
 	for id := range p.tomb {
 		ids = append(ids, id)
