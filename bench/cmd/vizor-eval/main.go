@@ -50,6 +50,7 @@ func run() error {
 		minQuality = flag.Float64("min-quality", 0, "quality gate for enrolment (0: none)")
 		batch      = flag.Int("batch", 4, "images per engine call")
 		workers    = flag.Int("workers", 0, "engine workers (0: number of CPUs)")
+		summary    = flag.String("summary", "", "also write a short Markdown summary here (BENCHMARKS.md's Accuracy section)")
 	)
 	flag.Float64Var(&p.TargetFMR, "calib-fmr", p.TargetFMR, "calibration: the FMR the default threshold holds on impostors")
 	flag.Float64Var(&p.Lo, "calib-lo", p.Lo, "calibration: lower bound of the default threshold")
@@ -117,6 +118,11 @@ func run() error {
 	}
 	if err := report.WriteJSON(filepath.Join(*out, "report.json"), r); err != nil {
 		return err
+	}
+	if *summary != "" {
+		if err := report.WriteSummary(*summary, filepath.Join(*out, "report.md"), r); err != nil {
+			return err
+		}
 	}
 	v := r.Verification
 	fmt.Printf("FTE %.2f%% | %d genuine / %d impostor pairs | AUC %.4f | EER %.2f%% at %.3f | default threshold %.2f (FMR %.2f%%, FNMR %.2f%%)",
