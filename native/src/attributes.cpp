@@ -18,7 +18,7 @@ void softmax(const float* in, int n, float* out) {
   for (int i = 0; i < n; i++) out[i] = float(std::exp(double(in[i] - mx)) / s);
 }
 
-const std::vector<std::string> kSsrOutputs = {"prob_stage_1",   "prob_stage_2",   "prob_stage_3",
+const std::vector<std::string> kSsrOutputsList = {"prob_stage_1",   "prob_stage_2",   "prob_stage_3",
                                               "stage1_delta_k", "stage2_delta_k", "stage3_delta_k",
                                               "index_offset_stage1", "index_offset_stage2",
                                               "index_offset_stage3"};
@@ -54,6 +54,8 @@ cv::Mat make_blob(NetSet& ns, int role, const ModelSpec& spec, int N, CropFn cro
 }
 
 }  // namespace
+
+const std::vector<std::string>& ssr_outputs() { return kSsrOutputsList; }
 
 void eyes_open(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>& views,
                std::vector<FaceWork*>& faces) {
@@ -92,13 +94,13 @@ void attributes(NetSet& ns, const Manifest& m, uint32_t attrs, const std::vector
   if ((attrs & VZ_ATTR_AGE) && ns.has[R_AGE]) {
     const ModelSpec& spec = *m.find("age");
     cv::Mat blob = make_blob(ns, R_AGE, spec, N, box_crop(spec, spec.crop_scale > 0 ? spec.crop_scale : 1.4f));
-    auto o = run_net(ns, R_AGE, blob, kSsrOutputs);
+    auto o = run_net(ns, R_AGE, blob, ssr_outputs());
     for (int i = 0; i < N; i++) faces[i]->attr.age = ssr_merge(o, i, 101.f);
   }
   if ((attrs & VZ_ATTR_GENDER) && ns.has[R_GENDER]) {
     const ModelSpec& spec = *m.find("gender");
     cv::Mat blob = make_blob(ns, R_GENDER, spec, N, box_crop(spec, spec.crop_scale > 0 ? spec.crop_scale : 1.4f));
-    auto o = run_net(ns, R_GENDER, blob, kSsrOutputs);
+    auto o = run_net(ns, R_GENDER, blob, ssr_outputs());
     for (int i = 0; i < N; i++) {
       float g = std::min(1.f, std::max(0.f, ssr_merge(o, i, 1.f)));  // P(male)
       faces[i]->attr.gender = g >= 0.5f ? 1 : 0;

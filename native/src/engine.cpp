@@ -9,11 +9,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 #include <thread>
 
 #include <opencv2/core/cuda.hpp>
 #include <opencv2/core/utility.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 
 #include "stages.h"
@@ -80,22 +82,42 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
   cv::setNumThreads(std::max(1, cfg_.threads));
   int workers = cfg_.workers > 0 ? cfg_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<NetPool>(manifest_, backend_, workers);
-  // Warm up each set once (first forward allocates and fuses layers) and
-  // learn the recognizer's output size.
-  for (int w = 0; w < pool_->size(); w++) {
-    auto lease = pool_->acquire();
-    const ModelSpec& rec = *manifest_.find("recognizer");
-    int shape[4] = {1, rec.channels, rec.height, rec.width};
-    cv::Mat blob(4, shape, CV_32F, cv::Scalar(0));
-    cv::Mat out = run_net(**lease, R_RECOGNIZE, blob)[0];
-    if (template_dim_ > 0 && out.cols != template_dim_)
-      fail(VZ_ERR_MODEL, "recognizer output has " + std::to_string(out.cols) + " values, manifest dim says " +
-                             std::to_string(template_dim_));
-    template_dim_ = out.cols;
-    int dshape[4] = {1, det.channels, det.height, det.width};
-    cv::Mat dblob(4, dshape, CV_32F, cv::Scalar(0));
-    run_net(**lease, R_DETECT, dblob);
+  // Warm up every net of every set with a batch of two (the first forward
+  // allocates and fuses layers), learning which nets take a batch (some of
+  // these ONNX files pin the batch to 1 with a fixed Reshape) and the
+  // recognizer's output size. OpenCV logs the failed batch attempts as
+  // errors: silence it meanwhile.
+  const auto old_level = cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  try {
+    for (int w = 0; w < pool_->size(); w++) {
+      auto lease = pool_->acquire();
+      for (int r = 0; r < R_COUNT; r++) {
+        if (!(*lease)->has[r]) continue;
+        const ModelSpec& spec = *manifest_.find(role_name(r));
+        int shape[4] = {2, spec.channels, spec.height, spec.width};
+        cv::Mat blob(4, shape, CV_32F, cv::Scalar(0));
+        std::vector<cv::Mat> outs;
+        try {
+          outs = run_net(**lease, r, blob, r == R_AGE || r == R_GENDER ? ssr_outputs() : std::vector<std::string>{});
+        } catch (const cv::Exception& e) {
+          fail(VZ_ERR_MODEL, "cannot run " + spec.file + " on the input the manifest declares (" +
+                                 std::to_string(spec.width) + "x" + std::to_string(spec.height) + "x" +
+                                 std::to_string(spec.channels) + "): " + e.what());
+        }
+        if (r == R_RECOGNIZE) {
+          const int dim = outs.at(0).cols;
+          if (template_dim_ > 0 && dim != template_dim_)
+            fail(VZ_ERR_MODEL, "recognizer output has " + std::to_string(dim) + " values, manifest dim says " +
+                                   std::to_string(template_dim_));
+          template_dim_ = dim;
+        }
+      }
+    }
+  } catch (...) {
+    cv::utils::logging::setLogLevel(old_level);
+    throw;
   }
+  cv::utils::logging::setLogLevel(old_level);
 }
 
 void Engine::info(vz_engine_info* out) const {
@@ -207,6 +229,8 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
         f.attr.expression = -1;
         f.attr.left_eye_open = f.attr.right_eye_open = -1;
       }
+      std::stable_sort(r.faces.begin(), r.faces.end(),
+                       [](const FaceWork& a, const FaceWork& b) { return a.box.area() > b.box.area(); });
     } catch (const Error& e) {
       r.code = e.code;
       r.message = e.what();

@@ -1,5 +1,7 @@
 #include "net_pool.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace vz {
@@ -85,6 +87,7 @@ std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const st
       if (N == 1) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": bad output shape");
     }
     ns.batch_ok[role] = 0;
+    if (std::getenv("VIZOR_DEBUG_BATCH")) std::fprintf(stderr, "vizor: %s does not take a batch\n", role_name(role));
   }
   // One sample at a time.
   const size_t per = blob.total() / size_t(N);

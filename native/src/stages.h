@@ -72,6 +72,7 @@ void liveness(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>&
 // ---- attributes (age, gender, pose, expression, eyes)
 void eyes_open(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>& views,
                std::vector<FaceWork*>& faces);
+const std::vector<std::string>& ssr_outputs();  // age/gender heads
 void attributes(NetSet& ns, const Manifest& m, uint32_t attrs, const std::vector<const View*>& views,
                 std::vector<FaceWork*>& faces, const std::vector<cv::Size>& src_sizes);
 
