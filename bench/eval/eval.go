@@ -187,6 +187,16 @@ func Evaluate(ctx context.Context, cfg Config, set *dataset.Set) (*report.Result
 		en.Samples = append(en.Samples, s)
 	}
 	en.FTE = float64(en.Attempted-en.Enrolled) / math.Max(1, float64(en.Attempted))
+	for _, g := range []float64{0.3, 0.45, 0.55} {
+		gf := report.GateFTE{Gate: g}
+		for i, t := range ts {
+			if !ok[i] || (t.Quality >= 0 && t.Quality < g) {
+				gf.Rejected = append(gf.Rejected, set.Images[i].File)
+			}
+		}
+		gf.FTE = float64(len(gf.Rejected)) / math.Max(1, float64(en.Attempted))
+		en.AtGates = append(en.AtGates, gf)
+	}
 
 	// Verification.
 	var pairs []report.PairScore

@@ -82,6 +82,12 @@ func WriteMarkdown(path string, r *Result) error {
 	for _, f := range r.Enrolment.Failures {
 		w("- `%s`: %s\n", f.File, f.Reason)
 	}
+	if len(r.Enrolment.AtGates) > 0 {
+		w("\nWith a quality gate (the server's enrolment gate is `quality_threshold`, 0.55 by default) the rate would be:\n\n| gate | FTE | rejected |\n|---:|---:|---|\n")
+		for _, g := range r.Enrolment.AtGates {
+			w("| %.2f | %s | %s |\n", g.Gate, pct(g.FTE), strings.Join(g.Rejected, ", "))
+		}
+	}
 	if len(r.Dataset.Skipped) > 0 {
 		w("\nNot evaluated:\n\n")
 		for _, s := range r.Dataset.Skipped {

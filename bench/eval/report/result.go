@@ -57,6 +57,15 @@ type Enrolment struct {
 	MinQuality float64   `json:"min_quality"`
 	Failures   []Failure `json:"failures,omitempty"`
 	Samples    []Sample  `json:"samples"`
+	// AtGates is the failure-to-enrol rate a quality gate would add.
+	AtGates []GateFTE `json:"fte_at_quality_gates,omitempty"`
+}
+
+// GateFTE is the failure-to-enrol rate with a quality gate at Gate.
+type GateFTE struct {
+	Gate     float64  `json:"gate"`
+	FTE      float64  `json:"fte_rate"`
+	Rejected []string `json:"rejected"`
 }
 
 // Failure is one image that failed to enrol.
