@@ -49,8 +49,12 @@ test-go: build models
 run: build models
 	./bin/vizor serve
 
+# Runs every suite (engine, gallery, http, comparisons, accuracy) and
+# regenerates BENCHMARKS.md; BENCH_FLAGS passes options to vizor-bench, e.g.
+# BENCH_FLAGS='-suites accuracy,comparisons'. See bench/README.md.
+BENCH_FLAGS ?=
 bench: build models
-	$(GO) run ./bench/cmd/vizor-bench
+	$(GO) run ./bench/cmd/vizor-bench $(BENCH_FLAGS)
 
 fuzz: build models
 	$(GO) test ./bindings -run '^$$' -fuzz FuzzAnalyze -fuzztime $${FUZZTIME:-60s}
