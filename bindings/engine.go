@@ -261,8 +261,10 @@ func (e *Engine) faceFromC(f *C.vz_face) Face {
 	if a := &f.attributes; attributesPresent(a) {
 		attrs := &Attributes{
 			Age: float32(a.age), GenderScore: float32(a.gender_score),
-			Yaw: float32(a.yaw), Pitch: float32(a.pitch), Roll: float32(a.roll),
 			LeftEyeOpen: float32(a.left_eye_open), RightEyeOpen: float32(a.right_eye_open),
+		}
+		if !math.IsNaN(float64(a.yaw)) {
+			attrs.Pose = &Pose{Yaw: float32(a.yaw), Pitch: float32(a.pitch), Roll: float32(a.roll)}
 		}
 		switch a.gender {
 		case 0:

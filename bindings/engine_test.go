@@ -173,8 +173,8 @@ func TestAttributes(t *testing.T) {
 	if a.Gender != "female" {
 		t.Errorf("gender %q (%.2f), want female", a.Gender, a.GenderScore)
 	}
-	if !a.HasPose() || math.Abs(float64(a.Yaw)) > 45 {
-		t.Errorf("pose yaw %v pitch %v roll %v", a.Yaw, a.Pitch, a.Roll)
+	if a.Pose == nil || math.Abs(float64(a.Pose.Yaw)) > 45 {
+		t.Errorf("pose %+v", a.Pose)
 	}
 	if a.Expression == "" || len(a.ExpressionScores) != 7 {
 		t.Errorf("expression %q %v", a.Expression, a.ExpressionScores)

@@ -42,10 +42,18 @@ type Options struct {
 }
 
 // Point is an image coordinate in source pixels.
-type Point struct{ X, Y float32 }
+type Point struct {
+	X float32 `json:"x"`
+	Y float32 `json:"y"`
+}
 
 // Rect is a face box in source pixels.
-type Rect struct{ X, Y, W, H float32 }
+type Rect struct {
+	X float32 `json:"x"`
+	Y float32 `json:"y"`
+	W float32 `json:"w"`
+	H float32 `json:"h"`
+}
 
 // Area is the box area in square pixels.
 func (r Rect) Area() float32 { return r.W * r.H }
@@ -53,48 +61,60 @@ func (r Rect) Area() float32 { return r.W * r.H }
 // Quality is the face quality score and its parts, each in [0,1] (1 best).
 // The formula is documented in native/README.md.
 type Quality struct {
-	Score      float32
-	Size       float32
-	Confidence float32
-	Pose       float32
-	Sharpness  float32
-	Exposure   float32
-	EyesOpen   float32
+	Score      float32 `json:"score"`
+	Size       float32 `json:"size"`
+	Confidence float32 `json:"confidence"`
+	Pose       float32 `json:"pose"`
+	Sharpness  float32 `json:"sharpness"`
+	Exposure   float32 `json:"exposure"`
+	EyesOpen   float32 `json:"eyes_open"`
 }
 
 // Attributes are the optional per-face attributes. Fields the caller did not
-// ask for hold their "not computed" values: Age < 0, Gender "", NaN angles,
+// ask for hold their "not computed" values: Age < 0, Gender "", Pose nil,
 // Expression "", eye probabilities < 0.
 type Attributes struct {
-	Age              float32
-	Gender           string // "female" or "male"
-	GenderScore      float32
-	Yaw, Pitch, Roll float32 // degrees
-	Expression       string
-	ExpressionScores map[string]float32
-	LeftEyeOpen      float32
-	RightEyeOpen     float32
+	Age              float32            `json:"age"`
+	Gender           string             `json:"gender"` // "female" or "male"
+	GenderScore      float32            `json:"gender_score"`
+	Pose             *Pose              `json:"pose,omitempty"`
+	Expression       string             `json:"expression"`
+	ExpressionScores map[string]float32 `json:"expression_scores"`
+	LeftEyeOpen      float32            `json:"left_eye_open"`
+	RightEyeOpen     float32            `json:"right_eye_open"`
 }
 
-// HasPose reports whether yaw/pitch/roll were computed.
-func (a Attributes) HasPose() bool { return !math.IsNaN(float64(a.Yaw)) }
+// Pose is the head pose in degrees.
+type Pose struct {
+	Yaw   float32 `json:"yaw"`
+	Pitch float32 `json:"pitch"`
+	Roll  float32 `json:"roll"`
+}
 
 // Face is one detected face. Landmarks68, Template and Quality are present
 // only when the matching stage ran.
 type Face struct {
-	Box         Rect
-	DetScore    float32
-	Landmarks68 []Point
-	Landmarks5  []Point
-	Liveness    float32 // P(live) in [0,1]; < 0 when not computed
-	Quality     *Quality
-	Attributes  *Attributes
-	Template    []float32 // L2-normalised; nil when not computed
+	Box         Rect        `json:"box"`
+	DetScore    float32     `json:"det_score"`
+	Landmarks68 []Point     `json:"landmarks68,omitempty"`
+	Landmarks5  []Point     `json:"landmarks5"`
+	Liveness    float32     `json:"liveness"` // P(live) in [0,1]; < 0 when not computed
+	Quality     *Quality    `json:"quality,omitempty"`
+	Attributes  *Attributes `json:"attributes,omitempty"`
+	Template    []float32   `json:"template,omitempty"` // L2-normalised; nil when not computed
 }
 
 // Timings are the per-stage costs of one image, in milliseconds.
 type Timings struct {
-	Decode, Detect, Landmarks, Align, Liveness, Embed, Quality, Attributes, Total float64
+	Decode     float64 `json:"decode"`
+	Detect     float64 `json:"detect"`
+	Landmarks  float64 `json:"landmarks"`
+	Align      float64 `json:"align"`
+	Liveness   float64 `json:"pad"`
+	Embed      float64 `json:"embed"`
+	Quality    float64 `json:"quality"`
+	Attributes float64 `json:"attributes"`
+	Total      float64 `json:"total"`
 }
 
 // Result is the analysis of one input image. Err is set (and Faces empty)
