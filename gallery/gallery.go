@@ -335,7 +335,7 @@ func (g *Gallery) buildIndex(p *part, sp Spec, ids []uint64, added *[]uint64) (*
 		return nil, 0, err
 	}
 	trainMin := 0
-	if !ix.fi.IsTrained() {
+	if !ix.isTrained() {
 		trainMin = sp.trainMin(false)
 		if len(ids) < trainMin {
 			ix.free()
@@ -354,7 +354,7 @@ func (g *Gallery) buildIndex(p *part, sp Spec, ids []uint64, added *[]uint64) (*
 				ix.free()
 				return nil, 0, err
 			}
-			if err := ix.fi.Train(vecs); err != nil {
+			if err := ix.train(vecs); err != nil {
 				ix.free()
 				return nil, 0, fmt.Errorf("gallery: training %q on %d templates: %w", sp.Factory, n, err)
 			}
@@ -915,7 +915,7 @@ func (g *Gallery) Search(partition string, probe Template, topK int, minScore fl
 	// several templates; deleted ones may linger), widening as needed.
 	k := min(n, topK*4+8)
 	for {
-		dist, labels, err := p.ix.fi.Search(probe.Vector, int64(k))
+		dist, labels, err := p.ix.search(probe.Vector, k)
 		if err != nil {
 			return nil, fmt.Errorf("gallery: search: %w", err)
 		}
@@ -1176,7 +1176,8 @@ func (g *Gallery) Stats() Stats {
 // re-trains and rebuilds it). The new index is built aside from the store
 // while searches and enrolments go on; changes made meanwhile are replayed
 // onto it before it replaces the old one. The spec is stored: it survives a
-// restart. A spec that needs training waits, on a Flat index, until the
+// restart. A change of search parameters only (same factory string, e.g.
+// efSearch) applies at once without a rebuild. A spec that needs training waits, on a Flat index, until the
 // partition has enough templates, then builds in the background.
 func (g *Gallery) SetIndexSpec(partition, spec string) error {
 	sp, err := ParseSpec(spec)
@@ -1212,6 +1213,13 @@ func (g *Gallery) SetIndexSpec(partition, spec string) error {
 	}
 	p.ixmu.Lock()
 	p.spec = sp
+	if p.ix != nil && p.ix.spec.Factory == sp.Factory && p.specTrain == 0 {
+		// Only search parameters changed: apply them in place.
+		p.ix.spec = sp
+		err = p.ix.applyParams()
+		p.ixmu.Unlock()
+		return err
+	}
 	p.ixmu.Unlock()
 	return g.rebuild(p)
 }

@@ -2,6 +2,8 @@ package gallery
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,8 +65,8 @@ func ParseSpec(s string) (Spec, error) {
 		for _, kv := range strings.Split(params, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 			f, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil || (k != "efSearch" && k != "nprobe") {
-				return Spec{}, fmt.Errorf("%w: parameter %q (know efSearch=N, nprobe=N)", ErrInvalidSpec, kv)
+			if !ok || err != nil || (k != "efSearch" && k != "nprobe" && k != "shards") {
+				return Spec{}, fmt.Errorf("%w: parameter %q (know efSearch=N, nprobe=N, shards=N)", ErrInvalidSpec, kv)
 			}
 			sp.Params[k] = f
 		}
@@ -96,38 +98,74 @@ func (s Spec) trainMin(trained bool) int {
 	return 1000
 }
 
-// fIndex is a FAISS IndexIDMap2 over the spec's index.
+// scanSpecs are the exhaustive (non-trained) specs: their search time is a
+// linear scan, so they are split into shards searched in parallel, and they
+// are rebuilt from the store at start-up rather than snapshotted (the build
+// is a copy, as fast as reading a snapshot).
+func (s Spec) scan() bool { return s.Factory == "Flat" || s.Factory == "SQfp16" }
+
+// defaultShards is how many shards a scan index is split into.
+func defaultShards() int { return min(runtime.GOMAXPROCS(0), 8) }
+
+// fIndex is a FAISS IndexIDMap2 over the spec's index, or, for scan specs,
+// several of them (ids spread by id modulo the shard count) searched in
+// parallel and merged.
 type fIndex struct {
-	fi        *faiss.IndexImpl
+	shards    []*faiss.IndexImpl
 	spec      Spec
+	dim       int
 	removable bool // supports remove_ids (HNSW does not)
 }
 
 func newIndex(dim int, sp Spec) (*fIndex, error) {
-	fi, err := faiss.IndexFactory(dim, "IDMap2,"+sp.Factory, faiss.MetricInnerProduct)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidSpec, sp.Factory, err)
+	n := 1
+	if sp.scan() {
+		n = defaultShards()
+		if v, ok := sp.Params["shards"]; ok {
+			n = max(1, min(64, int(v)))
+		}
 	}
-	ix := &fIndex{fi: fi, spec: sp, removable: !containsHNSW(sp.Factory)}
+	ix := &fIndex{spec: sp, dim: dim, removable: !containsHNSW(sp.Factory)}
+	for i := 0; i < n; i++ {
+		fi, err := faiss.IndexFactory(dim, "IDMap2,"+sp.Factory, faiss.MetricInnerProduct)
+		if err != nil {
+			ix.free()
+			return nil, fmt.Errorf("%w: %q: %v", ErrInvalidSpec, sp.Factory, err)
+		}
+		ix.shards = append(ix.shards, fi)
+	}
 	if err := ix.applyParams(); err != nil {
-		fi.Delete()
+		ix.free()
 		return nil, err
 	}
 	return ix, nil
 }
 
 func (ix *fIndex) applyParams() error {
-	if len(ix.spec.Params) == 0 {
-		return nil
-	}
 	ps, err := faiss.NewParameterSpace()
 	if err != nil {
 		return err
 	}
 	defer ps.Delete()
 	for k, v := range ix.spec.Params {
-		if err := ps.SetIndexParameter(ix.fi, k, v); err != nil {
-			return fmt.Errorf("%w: %s=%g on %q: %v", ErrInvalidSpec, k, v, ix.spec.Factory, err)
+		if k == "shards" {
+			continue
+		}
+		for _, fi := range ix.shards {
+			if err := ps.SetIndexParameter(fi, k, v); err != nil {
+				return fmt.Errorf("%w: %s=%g on %q: %v", ErrInvalidSpec, k, v, ix.spec.Factory, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (ix *fIndex) isTrained() bool { return ix.shards[0].IsTrained() }
+
+func (ix *fIndex) train(vecs []float32) error {
+	for _, fi := range ix.shards {
+		if err := fi.Train(vecs); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -137,7 +175,28 @@ func (ix *fIndex) add(vecs []float32, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return ix.fi.AddWithIDs(vecs, ids)
+	n := int64(len(ix.shards))
+	if n == 1 {
+		return ix.shards[0].AddWithIDs(vecs, ids)
+	}
+	if len(ids) == 1 {
+		return ix.shards[ids[0]%n].AddWithIDs(vecs, ids)
+	}
+	sv := make([][]float32, n)
+	si := make([][]int64, n)
+	for i, id := range ids {
+		s := id % n
+		sv[s] = append(sv[s], vecs[i*ix.dim:(i+1)*ix.dim]...)
+		si[s] = append(si[s], id)
+	}
+	for s, fi := range ix.shards {
+		if len(si[s]) > 0 {
+			if err := fi.AddWithIDs(sv[s], si[s]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (ix *fIndex) remove(ids []int64) error {
@@ -149,17 +208,77 @@ func (ix *fIndex) remove(ids []int64) error {
 		return err
 	}
 	defer sel.Delete()
-	_, err = ix.fi.RemoveIDs(sel)
-	return err
+	for _, fi := range ix.shards {
+		if _, err = fi.RemoveIDs(sel); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (ix *fIndex) ntotal() int { return int(ix.fi.Ntotal()) }
+// search returns up to k (score, id) pairs, best first; ids < 0 are empty
+// slots.
+func (ix *fIndex) search(x []float32, k int) ([]float32, []int64, error) {
+	if len(ix.shards) == 1 {
+		return ix.shards[0].Search(x, int64(k))
+	}
+	type res struct {
+		d   []float32
+		l   []int64
+		err error
+	}
+	out := make([]res, len(ix.shards))
+	var wg sync.WaitGroup
+	for i, fi := range ix.shards[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, l, err := fi.Search(x, int64(k))
+			out[i+1] = res{d, l, err}
+		}()
+	}
+	d, l, err := ix.shards[0].Search(x, int64(k))
+	out[0] = res{d, l, err}
+	wg.Wait()
+	// k-way merge of the shards' sorted lists.
+	dist, labels := make([]float32, 0, k), make([]int64, 0, k)
+	pos := make([]int, len(out))
+	for len(labels) < k {
+		best := -1
+		for s, r := range out {
+			if r.err != nil {
+				return nil, nil, r.err
+			}
+			if pos[s] < len(r.l) && r.l[pos[s]] >= 0 && (best < 0 || r.d[pos[s]] > out[best].d[pos[best]]) {
+				best = s
+			}
+		}
+		if best < 0 {
+			break
+		}
+		dist = append(dist, out[best].d[pos[best]])
+		labels = append(labels, out[best].l[pos[best]])
+		pos[best]++
+	}
+	return dist, labels, nil
+}
+
+func (ix *fIndex) ntotal() int {
+	n := 0
+	for _, fi := range ix.shards {
+		n += int(fi.Ntotal())
+	}
+	return n
+}
 
 func (ix *fIndex) free() {
-	if ix != nil && ix.fi != nil {
-		ix.fi.Delete()
-		ix.fi = nil
+	if ix == nil {
+		return
 	}
+	for _, fi := range ix.shards {
+		fi.Delete()
+	}
+	ix.shards = nil
 }
 
 func containsHNSW(factory string) bool { return strings.Contains(factory, "HNSW") }

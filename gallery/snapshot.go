@@ -102,7 +102,7 @@ func (g *Gallery) snapshot(p *part) error {
 		p.ixmu.RUnlock()
 		return nil
 	}
-	if p.ix.spec.Exact() {
+	if p.ix.spec.scan() || len(p.ix.shards) != 1 {
 		p.ixmu.RUnlock()
 		removeSnapshot(g.dir, p.name)
 		return nil
@@ -123,7 +123,7 @@ func (g *Gallery) snapshot(p *part) error {
 		ids = append(ids, id)
 	}
 	_ = g.db.View(func(tx *bolt.Tx) error { h.Seq = getU64(tx.Bucket(bMeta), kSeq); return nil })
-	err := faiss.WriteIndex(p.ix.fi, faissPath+".tmp")
+	err := faiss.WriteIndex(p.ix.shards[0], faissPath+".tmp")
 	p.ixmu.RUnlock()
 	if err != nil {
 		return fmt.Errorf("gallery: snapshot of %q: %w", p.name, err)
@@ -206,7 +206,7 @@ func (g *Gallery) loadSnapshot(p *part) (*fIndex, map[uint64]struct{}, error) {
 	if h.Partition != p.name || h.Epoch != p.epoch || h.Model != p.model || h.Dim != p.dim {
 		return nil, nil, bad("belongs to another partition or an older namesake")
 	}
-	if h.Spec != p.spec.String() {
+	if hs, err := ParseSpec(h.Spec); err != nil || hs.Factory != p.spec.Factory {
 		return nil, nil, bad(fmt.Sprintf("stale: spec %q, partition now has %q", h.Spec, p.spec.String()))
 	}
 	size, crc, err := fileCRC(faissPath)
@@ -220,7 +220,7 @@ func (g *Gallery) loadSnapshot(p *part) (*fIndex, map[uint64]struct{}, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", faissPath, err)
 	}
-	ix := &fIndex{fi: fi, spec: p.spec, removable: !containsHNSW(p.spec.Factory)}
+	ix := &fIndex{shards: []*faiss.IndexImpl{fi}, spec: p.spec, dim: p.dim, removable: !containsHNSW(p.spec.Factory)}
 	if fi.D() != p.dim || int(fi.Ntotal()) != h.Ntotal || fi.MetricType() != faiss.MetricInnerProduct {
 		ix.free()
 		return nil, nil, fmt.Errorf("%s: index does not match its header", faissPath)
