@@ -2,12 +2,12 @@ package gallery
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	faiss "github.com/DataIntelligenceCrew/go-faiss"
 )
