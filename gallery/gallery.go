@@ -919,6 +919,11 @@ func (g *Gallery) Search(partition string, probe Template, topK int, minScore fl
 		if err != nil {
 			return nil, fmt.Errorf("gallery: search: %w", err)
 		}
+		if p.ix.spec.rerank() {
+			if dist, labels, err = g.rescore(partition, probe.Vector, dist, labels); err != nil {
+				return nil, err
+			}
+		}
 		out := make([]Candidate, 0, topK)
 		seen := make(map[string]struct{}, topK)
 		done := false
@@ -946,6 +951,46 @@ func (g *Gallery) Search(partition string, probe Template, topK int, minScore fl
 		}
 		k = min(n, k*4)
 	}
+}
+
+// rescore replaces approximate scores by exact inner products with the
+// stored vectors and re-sorts (Spec "rerank=1").
+func (g *Gallery) rescore(part string, probe []float32, dist []float32, labels []int64) ([]float32, []int64, error) {
+	ids := make([]uint64, 0, len(labels))
+	for _, l := range labels {
+		if l >= 0 {
+			ids = append(ids, uint64(l))
+		}
+	}
+	type hit struct {
+		d float32
+		l int64
+	}
+	hits := make([]hit, 0, len(ids))
+	err := g.readVectors(part, ids, func(id uint64, v []float32) {
+		var s float32
+		for i, x := range v {
+			s += x * probe[i]
+		}
+		hits = append(hits, hit{s, int64(id)})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		switch {
+		case a.d > b.d:
+			return -1
+		case a.d < b.d:
+			return 1
+		}
+		return 0
+	})
+	dist, labels = dist[:0], labels[:0]
+	for _, h := range hits {
+		dist, labels = append(dist, h.d), append(labels, h.l)
+	}
+	return dist, labels, nil
 }
 
 // Verify compares probe with every template of subject (1:1) and returns the

@@ -12,8 +12,8 @@ import (
 const dim = 64
 
 func TestOperations(t *testing.T) {
-	for _, spec := range []string{"Flat", "HNSW16,Flat"} {
-		t.Run(strings.ReplaceAll(spec, ",", "_"), func(t *testing.T) {
+	for _, spec := range []string{"Flat", "HNSW16,Flat", "SQfp16;rerank=1", "HNSW16,SQfp16;rerank=1"} {
+		t.Run(strings.NewReplacer(",", "_", ";", "_", "=", "").Replace(spec), func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := Config{Dir: dir, KeepImages: true, DefaultIndexSpec: spec}
 			g := mustOpen(t, cfg)

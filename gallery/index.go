@@ -43,6 +43,10 @@ func (s Spec) String() string {
 	return b.String()
 }
 
+// rerank reports whether search results are rescored exactly from the
+// stored vectors ("rerank=1"; pointless for Flat).
+func (s Spec) rerank() bool { return s.Params["rerank"] > 0 && !s.Exact() }
+
 // Exact reports whether the spec is exhaustive float32 inner product search.
 func (s Spec) Exact() bool { return s.Factory == "Flat" }
 
@@ -65,8 +69,8 @@ func ParseSpec(s string) (Spec, error) {
 		for _, kv := range strings.Split(params, ",") {
 			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 			f, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil || (k != "efSearch" && k != "nprobe" && k != "shards") {
-				return Spec{}, fmt.Errorf("%w: parameter %q (know efSearch=N, nprobe=N, shards=N)", ErrInvalidSpec, kv)
+			if !ok || err != nil || (k != "efSearch" && k != "nprobe" && k != "shards" && k != "rerank") {
+				return Spec{}, fmt.Errorf("%w: parameter %q (know efSearch=N, nprobe=N, shards=N, rerank=1)", ErrInvalidSpec, kv)
 			}
 			sp.Params[k] = f
 		}
@@ -148,7 +152,7 @@ func (ix *fIndex) applyParams() error {
 	}
 	defer ps.Delete()
 	for k, v := range ix.spec.Params {
-		if k == "shards" {
+		if k == "shards" || k == "rerank" {
 			continue
 		}
 		for _, fi := range ix.shards {
