@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <algorithm>
 #include <deque>
 #include <thread>
@@ -17,6 +18,8 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "stages.h"
 
@@ -40,6 +43,7 @@ float auto_min_face(int W, int H) { return std::max(40.f, std::min(W, H) / 14.f)
 }  // namespace
 
 Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
+  if (const char* a = std::getenv("VIZOR_ALIGN_MIN_PX")) tune_.align_min_px = float(std::atof(a));
   if (!is_dir(cfg_.models_dir)) fail(VZ_ERR_MODEL, "models directory not found: " + cfg_.models_dir);
   std::string mpath = cfg_.manifest_path;
   if (mpath.empty()) {
@@ -275,7 +279,9 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       size_of.emplace_back(r.width, r.height);
       image_of.push_back(i);
     }
-    r.t.decode += ms_since(t0);
+    const double refine = ms_since(t0);
+    r.t.decode += refine;
+    r.t.total += refine;
   }
   // Batched stages. Time is shared among images by face count.
   auto share = [&](double ms, double vz_timings::*field) {
@@ -295,6 +301,14 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       auto t = Clock::now();
       const ModelSpec& rec = *manifest_.find("recognizer");
       for (size_t k = 0; k < faces.size(); k++) align_face(*fine_of[k], *faces[k], rec);
+      if (const char* dd = std::getenv("VIZOR_DEBUG_ALIGN_DIR"))
+        for (size_t k = 0; k < faces.size(); k++) {
+          cv::Mat vis = fine_of[k]->img.clone();
+          for (int j = 0; j < 68; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm68[j]), 2, cv::Scalar(0, 255, 0), -1);
+          for (int j = 0; j < 5; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm5[j]), 3, cv::Scalar(0, 0, 255), -1);
+          cv::imwrite(std::string(dd) + "/face" + std::to_string(k) + "_aligned.png", faces[k]->aligned);
+          cv::imwrite(std::string(dd) + "/face" + std::to_string(k) + "_view.png", vis);
+        }
       share(ms_since(t), &vz_timings::align);
     }
     if (stages & VZ_STAGE_TEMPLATE) {

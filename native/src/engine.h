@@ -19,7 +19,10 @@ struct EngineConfig {
 // Engine-wide tunables (the README explains each).
 struct Tuning {
   float default_threshold = 0.9f;  // replaced by the manifest's detector.threshold when set
-  float align_min_px = 112.f;      // faces smaller than this in the coarse decode get a finer crop
+  // Faces whose box is smaller than this in the coarse decode get a finer
+  // crop (the box is ~2.2x the eye distance: 72 px puts the eyes ~33 px
+  // apart, the template's 35). AUC on the test photos: 0.978 at 112, same at 72.
+  float align_min_px = 72.f;
 };
 
 struct ImageOut {

@@ -315,6 +315,7 @@ struct JpegJob {
   size_t len;
   int denom;
   bool region;        // decode only raw rows/cols of `want` (scaled coordinates)
+  bool dc_only = false;  // progressive at 1/8: stop reading once every DC is in
   cv::Rect want;      // in scaled raw coordinates
   cv::Mat out;        // BGR
   cv::Rect got;       // scaled raw rect actually returned
@@ -347,7 +348,28 @@ bool run_jpeg(JpegJob* job) {
   bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_EXT_BGR;
   cinfo.dct_method = JDCT_ISLOW;
+  // A 1/8 decode needs only the DC coefficients. In a progressive file they
+  // come first: buffered-image mode lets us stop reading after them and
+  // skip the entropy decoding of every AC scan (most of the file).
+  const bool dc_only = job->dc_only && cinfo.progressive_mode && job->denom == 8 && !job->region;
+  if (dc_only) {
+    cinfo.buffered_image = TRUE;
+    cinfo.do_block_smoothing = FALSE;  // no guessed AC: the 1/8 image is the block means
+  }
   jpeg_start_decompress(&cinfo);
+  if (dc_only) {
+    for (;;) {
+      bool have_dc = cinfo.coef_bits != nullptr;
+      for (int c = 0; have_dc && c < cinfo.num_components; c++)
+        if (cinfo.coef_bits[c][0] < 0) have_dc = false;
+      if (have_dc) break;
+      int rc = jpeg_consume_input(&cinfo);
+      if (rc == JPEG_SUSPENDED || rc == JPEG_REACHED_EOI) break;
+    }
+    // Output of the current scan: the library reads on until that scan is
+    // complete for each row it emits.
+    jpeg_start_output(&cinfo, cinfo.input_scan_number);
+  }
   JDIMENSION ow = cinfo.output_width, oh = cinfo.output_height;
   JDIMENSION x0 = 0, cw = ow, y0 = 0, y1 = oh;
   if (job->region) {
@@ -389,8 +411,14 @@ bool run_jpeg(JpegJob* job) {
       jpeg_read_scanlines(&cinfo, &rp, 1);
     }
   }
-  if (job->region && y1 < oh) jpeg_abort_decompress(&cinfo);
-  else jpeg_finish_decompress(&cinfo);
+  if (dc_only) {
+    jpeg_finish_output(&cinfo);
+    jpeg_abort_decompress(&cinfo);
+  } else if (job->region && y1 < oh) {
+    jpeg_abort_decompress(&cinfo);
+  } else {
+    jpeg_finish_decompress(&cinfo);
+  }
   std::free(row_cmyk);
   row_cmyk = nullptr;
   job->truncated = err.truncated;
@@ -405,7 +433,11 @@ cv::Mat decode_image(const uint8_t* data, size_t len, const ImageHeader& hdr, in
   cv::Mat img;
   if (hdr.format == "jpeg") {
     if (denom != 1 && denom != 2 && denom != 4 && denom != 8) denom = 1;
-    JpegJob job{data, len, denom, false, {}, {}, {}, {}, false};
+    JpegJob job{data, len, denom, false, false, {}, {}, {}, {}, false};
+    // The DC-only shortcut never reads the end of the file, so it is only
+    // taken when the file ends with EOI; otherwise the full decode checks
+    // for truncation.
+    job.dc_only = denom == 8 && len >= 4 && data[len - 2] == 0xFF && data[len - 1] == 0xD9;
     if (!run_jpeg(&job)) fail(VZ_ERR_DECODE, "corrupt JPEG: " + job.error);
     if (job.truncated) fail(VZ_ERR_DECODE, "truncated JPEG (premature end of data)");
     img = job.out;
@@ -436,7 +468,7 @@ cv::Mat decode_jpeg_region(const uint8_t* data, size_t len, const ImageHeader& h
   cv::Rect want(raw.x / denom, raw.y / denom, 0, 0);
   want.width = (raw.x + raw.width + denom - 1) / denom - want.x;
   want.height = (raw.y + raw.height + denom - 1) / denom - want.y;
-  JpegJob job{data, len, denom, true, want, {}, {}, {}, false};
+  JpegJob job{data, len, denom, true, false, want, {}, {}, {}, false};
   if (!run_jpeg(&job)) fail(VZ_ERR_DECODE, "corrupt JPEG: " + job.error);
   // Trim the iMCU-widened columns back to what was asked.
   int dx = want.x - job.got.x;

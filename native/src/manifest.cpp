@@ -1,5 +1,6 @@
 // models/manifest.json: which ONNX file plays which role, and how each
 // model's input is prepared. Parsed with cv::FileStorage (it reads JSON).
+#include <cstdlib>
 #include <fstream>
 
 #include <opencv2/core.hpp>

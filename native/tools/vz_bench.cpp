@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   float thr = 0;
   int min_face = 0;
   bool dump = false;
+  std::string labels;
   std::vector<std::string> files;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     else if (a == "--thr") thr = float(std::atof(next()));
     else if (a == "--min-face") min_face = std::atoi(next());
     else if (a == "--dump") dump = true;
+    else if (a == "--auc") labels = next();
     else files.push_back(a);
   }
   if (files.empty()) {
@@ -98,6 +100,63 @@ int main(int argc, char** argv) {
   opt.attributes = attrs;
   opt.det_threshold = thr;
   opt.min_face_px = min_face;
+
+  if (!labels.empty()) {
+    // Verification AUC over all pairs of the files (largest face each), with
+    // identities from LABELS.tsv (file<TAB>identity...); '-' rows skipped.
+    std::ifstream lf(labels);
+    std::string line;
+    std::vector<std::pair<std::string, std::string>> ids;
+    while (std::getline(lf, line)) {
+      size_t t1 = line.find('\t');
+      if (t1 == std::string::npos) continue;
+      size_t t2 = line.find('\t', t1 + 1);
+      ids.emplace_back(line.substr(0, t1), line.substr(t1 + 1, t2 - t1 - 1));
+    }
+    std::vector<std::string> who;
+    std::vector<std::vector<float>> tm;
+    for (size_t i = 0; i < files.size(); i++) {
+      std::string base = files[i].substr(files[i].find_last_of('/') + 1), id;
+      for (auto& p : ids)
+        if (p.first == base) id = p.second;
+      if (id.empty() || id == "-") continue;
+      vz_image im{data[i].data(), int64_t(data[i].size())};
+      vz_batch_result* r = nullptr;
+      if (!check(vz_Engine_Analyze(eng, &im, 1, &opt, &r), "analyze")) continue;
+      if (r->images[0].num_faces > 0 && r->images[0].faces[0].template_data) {
+        who.push_back(id);
+        tm.emplace_back(r->images[0].faces[0].template_data, r->images[0].faces[0].template_data + r->images[0].faces[0].template_dim);
+      } else {
+        std::printf("no template: %s\n", base.c_str());
+      }
+      vz_BatchResult_Free(r);
+    }
+    std::vector<double> gen, imp;
+    int rank1 = 0, probes = 0;
+    for (size_t i = 0; i < tm.size(); i++) {
+      double best = -2;
+      bool best_same = false, has_mate = false;
+      for (size_t j = 0; j < tm.size(); j++) {
+        if (i == j) continue;
+        double c = 0;
+        for (size_t k = 0; k < tm[i].size(); k++) c += double(tm[i][k]) * tm[j][k];
+        if (j > i) (who[i] == who[j] ? gen : imp).push_back(c);
+        if (who[i] == who[j]) has_mate = true;
+        if (c > best) { best = c; best_same = who[i] == who[j]; }
+      }
+      if (has_mate) { probes++; rank1 += best_same; }
+    }
+    size_t wins = 0, ties = 0;
+    for (double g : gen)
+      for (double m : imp) { wins += g > m; ties += g == m; }
+    double auc = (double(wins) + 0.5 * double(ties)) / double(std::max<size_t>(1, gen.size() * imp.size()));
+    auto mean = [](const std::vector<double>& v) { double s = 0; for (double x : v) s += x; return v.empty() ? 0 : s / double(v.size()); };
+    std::printf("templates %zu genuine %zu (mean %.3f min %.3f) impostor %zu (mean %.3f max %.3f) AUC %.4f rank-1 %d/%d\n",
+                tm.size(), gen.size(), mean(gen), gen.empty() ? 0 : *std::min_element(gen.begin(), gen.end()), imp.size(),
+                mean(imp), imp.empty() ? 0 : *std::max_element(imp.begin(), imp.end()), auc, rank1, probes);
+    vz_Engine_Destroy(eng);
+    return 0;
+  }
 
   if (dump) {
     for (size_t i = 0; i < files.size(); i++) {
