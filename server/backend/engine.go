@@ -1,0 +1,102 @@
+// Package backend adapts the real engine (vizor/bindings, cgo) and gallery
+// (vizor/gallery, bbolt + FAISS) to the interfaces of server/service.
+package backend
+
+import (
+	"context"
+	"errors"
+
+	"vizor/bindings"
+	"vizor/server/service"
+)
+
+// Engine wraps a bindings.Engine.
+type Engine struct {
+	E      *bindings.Engine
+	status service.EngineStatus
+}
+
+// NewEngine adapts e.
+func NewEngine(e *bindings.Engine) *Engine {
+	info := e.Info()
+	st := service.EngineStatus{
+		Version: info.EngineVersion, ABIVersion: info.ABIVersion, Backend: info.Backend,
+		ModelID: info.RecognizerID, Components: map[string]bool{}, Models: map[string]string{},
+	}
+	loaded := map[string]bool{}
+	for _, m := range info.Models {
+		loaded[m.Role] = m.Loaded
+		name := m.ID
+		if name == "" {
+			name = m.Name
+		}
+		st.Models[m.Role] = name
+	}
+	// The quality score is computed from the detector's confidence, the
+	// landmarks (pose, eyes), sharpness and exposure: it needs the detector
+	// and the landmarker.
+	st.Components["detection"] = loaded["detector"]
+	st.Components["alignment"] = loaded["landmarker"]
+	st.Components["recognition"] = loaded["recognizer"]
+	st.Components["pad"] = loaded["liveness"]
+	st.Components["quality"] = loaded["detector"] && loaded["landmarker"]
+	return &Engine{E: e, status: st}
+}
+
+// Status implements service.Engine.
+func (e *Engine) Status() service.EngineStatus { return e.status }
+
+var opts = bindings.Options{Stages: bindings.StageDefault}
+
+// Analyze implements service.Engine: one native call for the whole batch.
+func (e *Engine) Analyze(ctx context.Context, images [][]byte) ([]service.ImageResult, error) {
+	rs, err := e.E.Analyze(ctx, images, opts)
+	if err != nil {
+		return nil, mapEngineErr(err)
+	}
+	out := make([]service.ImageResult, len(rs))
+	for i, r := range rs {
+		o := service.ImageResult{Width: r.Width, Height: r.Height}
+		if r.Err != nil {
+			o.Err = mapEngineErr(r.Err)
+		}
+		o.Faces = make([]service.Face, len(r.Faces))
+		for j, f := range r.Faces {
+			q := float32(-1)
+			if f.Quality != nil {
+				q = f.Quality.Score
+			}
+			o.Faces[j] = service.Face{
+				Box:      service.Rect{X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H},
+				DetScore: f.DetScore,
+				Aligned:  len(f.Landmarks5) > 0 && (f.Template != nil || f.Landmarks68 != nil),
+				Liveness: f.Liveness,
+				Quality:  q,
+				Template: f.Template,
+			}
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+func mapEngineErr(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, bindings.ErrNoFace):
+		return &service.Error{Kind: service.ErrNoFace, Msg: "the image contains no detectable face", Cause: err}
+	case errors.Is(err, bindings.ErrDecode), errors.Is(err, bindings.ErrUnsupported):
+		return &service.Error{Kind: service.ErrBadImage, Msg: "not a decodable JPEG or PNG image", Cause: err}
+	case errors.Is(err, bindings.ErrTooSmall):
+		return &service.Error{Kind: service.ErrBadImage, Msg: "image too small", Cause: err}
+	case errors.Is(err, bindings.ErrTooLarge):
+		return &service.Error{Kind: service.ErrImageTooLarge, Msg: msg, Cause: err}
+	case errors.Is(err, bindings.ErrInvalidArgument):
+		return &service.Error{Kind: service.ErrInvalid, Msg: msg, Cause: err}
+	case errors.Is(err, bindings.ErrClosed), errors.Is(err, bindings.ErrBackend):
+		return &service.Error{Kind: service.ErrUnavailable, Msg: "engine unavailable", Cause: err}
+	}
+	return &service.Error{Kind: service.ErrInternal, Msg: "engine failure", Cause: err}
+}

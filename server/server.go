@@ -1,0 +1,342 @@
+// Package server is Vizor's HTTP core on fasthttp: routing, API keys,
+// request ids, the in-flight limit, per-request deadlines, panic recovery,
+// request logs, /metrics and graceful shutdown. API flavours (server/xmlapi
+// and later ones) plug in as a Flavour: a route table plus an error writer
+// in their own format, all over one server/service.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"vizor/server/config"
+	"vizor/server/metrics"
+)
+
+// Version is the server's version, set with -ldflags "-X vizor/server.Version=...".
+var Version = "0.1.0-dev"
+
+// Route is one endpoint.
+type Route struct {
+	Method  string
+	Path    string
+	Name    string // metrics/log label
+	Op      string // API-key operation; "" is open to all (health, version)
+	Limited bool   // counts against max_in_flight
+	Handler fasthttp.RequestHandler
+}
+
+// Flavour is one API dialect.
+type Flavour interface {
+	Routes() []Route
+	// WriteError renders an error in the flavour's format.
+	WriteError(ctx *fasthttp.RequestCtx, status int, code, msg string)
+}
+
+// Request is the per-request state the core keeps in the fasthttp context.
+type Request struct {
+	ID      string
+	Ctx     context.Context // carries the request deadline
+	Route   string
+	Op      string
+	Part    string
+	ErrCode string
+	Detail  string // short error detail for the log (never image data)
+	key     *key
+	start   time.Time
+}
+
+const reqKey = "vizor.req"
+
+// From returns the request state of ctx (never nil inside a route handler).
+func From(ctx *fasthttp.RequestCtx) *Request {
+	if r, ok := ctx.UserValue(reqKey).(*Request); ok {
+		return r
+	}
+	return &Request{Ctx: context.Background()}
+}
+
+// Allow checks the request's API key for op on partition.
+func (r *Request) Allow(op, partition string) error {
+	r.Op, r.Part = op, partition
+	if !r.key.allowsOp(op) || !r.key.allowsPartition(partition) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// AllowsPartition reports whether the key may see partition (for listings).
+func (r *Request) AllowsPartition(p string) bool { return r.key.allowsPartition(p) }
+
+// Metrics are the core's series.
+type Metrics struct {
+	Reg       *metrics.Registry
+	Requests  *metrics.CounterVec
+	Latency   *metrics.HistogramVec
+	InFlight  *metrics.GaugeVec
+	Rejected  *metrics.CounterVec
+	Gates     *metrics.CounterVec
+	BatchSize *metrics.HistogramVec
+}
+
+// NewMetrics registers the core series.
+func NewMetrics() *Metrics {
+	reg := metrics.NewRegistry()
+	m := &Metrics{Reg: reg}
+	reg.NewGaugeVec("vizor_build_info", "Build information.", "version").With(Version).Set(1)
+	m.Requests = reg.NewCounterVec("vizor_http_requests_total", "HTTP requests by route and status code.", "route", "code")
+	m.Latency = reg.NewHistogramVec("vizor_http_request_duration_seconds", "HTTP request latency by route.", metrics.LatencyBuckets, "route")
+	m.InFlight = reg.NewGaugeVec("vizor_http_in_flight_requests", "Biometric requests being processed.")
+	m.Rejected = reg.NewCounterVec("vizor_http_rejected_total", "Requests refused before their handler, by reason.", "reason")
+	m.Gates = reg.NewCounterVec("vizor_gate_rejections_total", "Biometric gate rejections by operation and gate.", "op", "gate")
+	m.BatchSize = reg.NewHistogramVec("vizor_engine_batch_size", "Images per engine call made by the micro-batcher.", []float64{1, 2, 4, 8, 16, 32})
+	return m
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg      config.Config
+	log      zerolog.Logger
+	m        *Metrics
+	auth     *Auth
+	flavour  Flavour
+	routes   map[string]map[string]*Route // path -> method -> route
+	inFlight chan struct{}
+	idPrefix string
+	idSeq    atomic.Uint64
+	srv      *fasthttp.Server
+}
+
+// New builds a server for one flavour.
+func New(cfg config.Config, log zerolog.Logger, m *Metrics, fl Flavour) *Server {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	s := &Server{cfg: cfg, log: log, m: m, auth: NewAuth(cfg.APIKeys), flavour: fl,
+		routes: map[string]map[string]*Route{}, inFlight: make(chan struct{}, cfg.MaxInFlight),
+		idPrefix: hex.EncodeToString(rnd[:])}
+	for _, r := range fl.Routes() {
+		s.add(r)
+	}
+	s.add(Route{Method: "GET", Path: "/metrics", Name: "metrics", Op: "read", Handler: s.metrics})
+	s.srv = &fasthttp.Server{
+		Name:                         "vizor",
+		Handler:                      s.handle,
+		ErrorHandler:                 s.transportError,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxRequestBodySize:           cfg.MaxBodyBytes,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+	}
+	return s
+}
+
+func (s *Server) add(r Route) {
+	rr := r
+	if s.routes[r.Path] == nil {
+		s.routes[r.Path] = map[string]*Route{}
+	}
+	s.routes[r.Path][r.Method] = &rr
+}
+
+// Auth returns the key checker.
+func (s *Server) Auth() *Auth { return s.auth }
+
+// EffectiveAddr applies the loopback rule: without API keys and without
+// allow_public, a non-loopback address is replaced by 127.0.0.1 on the same
+// port. It returns the address and a note to log (empty when unchanged).
+func EffectiveAddr(cfg config.Config) (string, string) {
+	if len(cfg.APIKeys) > 0 || cfg.AllowPublic || config.IsLoopback(cfg.Addr) {
+		return cfg.Addr, ""
+	}
+	_, port, _ := net.SplitHostPort(cfg.Addr)
+	addr := net.JoinHostPort("127.0.0.1", port)
+	return addr, fmt.Sprintf("no API keys configured: binding to loopback %s only instead of %s (configure api_keys, or set allow_public=true to serve unauthenticated)", addr, cfg.Addr)
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight
+// (until ctx ends).
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+func (s *Server) newID(ctx *fasthttp.RequestCtx) string {
+	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 64 && printable(v) {
+		return string(v)
+	}
+	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	req := &Request{start: time.Now(), ID: s.newID(ctx)}
+	ctx.Response.Header.Set("X-Request-Id", req.ID)
+	path := string(ctx.Path())
+	methods := s.routes[path]
+	route := methods[string(ctx.Method())]
+	if route == nil && string(ctx.Method()) == "HEAD" {
+		route = methods["GET"]
+	}
+	req.Route = "unmatched"
+	if route != nil {
+		req.Route = route.Name
+	}
+	ctx.SetUserValue(reqKey, req)
+	defer s.finish(ctx, req)
+
+	switch {
+	case methods == nil:
+		req.ErrCode = "not_found"
+		s.flavour.WriteError(ctx, fasthttp.StatusNotFound, "not_found", "no such endpoint: "+path)
+		return
+	case route == nil:
+		allow := ""
+		for m := range methods {
+			if allow != "" {
+				allow += ", "
+			}
+			allow += m
+		}
+		ctx.Response.Header.Set("Allow", allow)
+		req.ErrCode = "method_not_allowed"
+		s.flavour.WriteError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; use "+allow)
+		return
+	}
+	if route.Op != "" && s.auth.Enabled() {
+		k := s.auth.lookup(string(ctx.Request.Header.Peek("X-Api-Key")))
+		if k == nil {
+			req.ErrCode = "unauthorized"
+			s.m.Rejected.With("unauthorized").Inc()
+			s.flavour.WriteError(ctx, fasthttp.StatusUnauthorized, "unauthorized", ErrUnauthorized.Error())
+			return
+		}
+		req.key = k
+		if !k.allowsOp(route.Op) {
+			req.ErrCode = "forbidden"
+			s.m.Rejected.With("forbidden").Inc()
+			s.flavour.WriteError(ctx, fasthttp.StatusForbidden, "forbidden", ErrForbidden.Error())
+			return
+		}
+	}
+	if route.Limited {
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			req.ErrCode = "busy"
+			s.m.Rejected.With("busy").Inc()
+			ctx.Response.Header.Set("Retry-After", "1")
+			s.flavour.WriteError(ctx, fasthttp.StatusServiceUnavailable, "busy", fmt.Sprintf("server busy: %d requests in flight", s.cfg.MaxInFlight))
+			return
+		}
+		g := s.m.InFlight.With()
+		g.Inc()
+		defer g.Dec()
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	req.Ctx = c
+	defer func() {
+		if p := recover(); p != nil {
+			req.ErrCode = "internal"
+			req.Detail = fmt.Sprint(p)
+			s.log.Error().Str("id", req.ID).Interface("panic", p).Msg("handler panic")
+			ctx.Response.Reset()
+			ctx.Response.Header.Set("X-Request-Id", req.ID)
+			s.flavour.WriteError(ctx, fasthttp.StatusInternalServerError, "internal", "internal error")
+		}
+	}()
+	route.Handler(ctx)
+}
+
+func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
+	lat := time.Since(req.start)
+	status := ctx.Response.StatusCode()
+	s.m.Requests.With(req.Route, strconv.Itoa(status)).Inc()
+	s.m.Latency.With(req.Route).Observe(lat.Seconds())
+	lvl := zerolog.InfoLevel
+	if status >= 500 {
+		lvl = zerolog.ErrorLevel
+	}
+	ev := s.log.WithLevel(lvl).
+		Str("id", req.ID).
+		Str("method", string(ctx.Method())).
+		Str("path", string(ctx.Path())).
+		Str("route", req.Route).
+		Int("status", status).
+		Float64("latency_ms", float64(lat.Microseconds())/1000).
+		Int("bytes_in", len(ctx.Request.Body())).
+		Int("bytes_out", len(ctx.Response.Body())).
+		Str("remote", ctx.RemoteIP().String())
+	if req.key != nil {
+		ev = ev.Str("key", req.key.id)
+	}
+	if req.Op != "" {
+		ev = ev.Str("op", req.Op)
+	}
+	if req.Part != "" {
+		ev = ev.Str("partition", req.Part)
+	}
+	if req.ErrCode != "" {
+		ev = ev.Str("error", req.ErrCode)
+	}
+	if req.Detail != "" {
+		ev = ev.Str("detail", req.Detail)
+	}
+	ev.Msg("request")
+}
+
+// transportError answers requests fasthttp could not read: bodies over the
+// limit (413), malformed HTTP (400), read timeouts.
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	status, code := fasthttp.StatusBadRequest, "bad_request"
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, code = fasthttp.StatusRequestEntityTooLarge, "body_too_large"
+		err = fmt.Errorf("request body over the %d-byte limit", s.cfg.MaxBodyBytes)
+	case isTimeout(err):
+		status, code = fasthttp.StatusRequestTimeout, "request_timeout"
+	}
+	s.m.Rejected.With(code).Inc()
+	s.m.Requests.With("transport", strconv.Itoa(status)).Inc()
+	s.log.Info().Str("path", string(ctx.Path())).Int("status", status).Str("error", code).Str("remote", ctx.RemoteIP().String()).Msg("request refused")
+	ctx.SetConnectionClose()
+	s.flavour.WriteError(ctx, status, code, err.Error())
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType(metrics.ContentType)
+	s.m.Reg.Write(ctx)
+}
+
+type fasthttpLogger struct{ l zerolog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug().Str("component", "fasthttp").Msgf(format, args...)
+}
