@@ -160,6 +160,9 @@ func typeWant(k string) string {
 }
 
 func unmarshalInt(v json.RawMessage, dst *int) error {
+	if len(v) == 0 || v[0] == '"' { // json.Number would accept "5"
+		return errors.New("not a number")
+	}
 	var n json.Number
 	if err := json.Unmarshal(v, &n); err != nil {
 		return err

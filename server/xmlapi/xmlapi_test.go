@@ -297,6 +297,7 @@ func TestErrorPaths(t *testing.T) {
 		{"trailing data", "/api/v1/search", "", `{"image":"AAAA"} {}`, 400, "invalid_json"},
 		{"empty body", "/api/v1/search", "", ``, 400, "invalid_json"},
 		{"wrong type", "/api/v1/search", "", `{"image":"AAAA","top_k":"five"}`, 400, "invalid_field"},
+		{"quoted number", "/api/v1/search", "", `{"image":"AAAA","top_k":"5"}`, 400, "invalid_field"},
 		{"fractional top_k", "/api/v1/search", "", `{"image":"AAAA","top_k":1.5}`, 400, "invalid_field"},
 		{"image number", "/api/v1/search", "", `{"image":12}`, 400, "invalid_field"},
 		{"unknown field", "/api/v1/search", "", `{"image":"AAAA","colour":"blue"}`, 400, "unknown_field"},

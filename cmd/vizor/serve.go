@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"vizor/bindings"
+	"vizor/gallery"
+	"vizor/server"
+	"vizor/server/backend"
+	"vizor/server/config"
+	"vizor/server/logging"
+	"vizor/server/service"
+	"vizor/server/xmlapi"
+)
+
+func init() {
+	register("serve", "run the HTTP server (biometric XML search API, default 127.0.0.1:8080)", runServe)
+}
+
+func runServe(args []string) error {
+	cfg, _, err := config.Load(args, nil, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case errors.Is(err, config.ErrPrintOnly):
+		fmt.Print(cfg.Describe())
+		return nil
+	case err != nil:
+		return err
+	}
+	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, os.Stderr)
+	if err != nil {
+		return fmt.Errorf("log_level: %w", err)
+	}
+	if cfg.MADModel != "" {
+		// The slot exists in the service (service.MorphDetector), but no MAD
+		// runtime is built into this binary: refuse rather than fake a score.
+		return fmt.Errorf("mad_model %q: this build has no MAD runtime; leave mad_model empty (the MAD gate stays off)", cfg.MADModel)
+	}
+	addr, note := server.EffectiveAddr(cfg)
+
+	eng, err := bindings.Open(bindings.Config{
+		ModelsDir: cfg.ModelsDir, Workers: cfg.EngineWorkers, Backend: cfg.EngineBackend,
+		MaxPixels: cfg.MaxPixels, MaxBytes: int64(cfg.MaxBodyBytes),
+	})
+	if err != nil {
+		return fmt.Errorf("engine (models %s): %w", cfg.ModelsDir, err)
+	}
+	defer eng.Close()
+	gal, err := gallery.Open(gallery.Config{Dir: cfg.DataDir, KeepImages: cfg.KeepImages})
+	if err != nil {
+		return fmt.Errorf("gallery (%s): %w", cfg.DataDir, err)
+	}
+	galA := backend.NewGallery(gal)
+	engA := backend.NewEngine(eng)
+	info := eng.Info()
+	batcher := service.NewBatcher(engA, cfg.BatchMax, max(1, info.Workers), cfg.BatchWait)
+	svc := service.New(service.Config{
+		MatchThreshold:        float32(cfg.MatchThreshold),
+		QualityThreshold:      float32(cfg.QualityThreshold),
+		ProbeQualityThreshold: float32(cfg.ProbeQualityThreshold),
+		PADThreshold:          float32(cfg.PADThreshold),
+		MADThreshold:          float32(cfg.MADThreshold),
+		DefaultTopK:           cfg.DefaultTopK,
+		MaxTopK:               cfg.MaxTopK,
+	}, batcher, galA)
+	m := server.NewMetrics()
+	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
+	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
+	m.Reg.NewGaugeFunc("vizor_gallery_templates", "Templates stored in the gallery.", func() float64 {
+		return float64(gal.Stats().Templates)
+	})
+	srv := server.New(cfg, log, m, xmlapi.New(svc, cfg.MaxBodyBytes))
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		batcher.Close()
+		_ = svc.Close()
+		return err
+	}
+	if note != "" {
+		log.Warn().Msg(note)
+	}
+	if len(cfg.APIKeys) == 0 {
+		log.Warn().Str("addr", ln.Addr().String()).Msg("no API keys configured: every request is accepted without x-api-key")
+	}
+	log.Info().
+		Str("addr", ln.Addr().String()).
+		Str("version", server.Version).
+		Str("engine", info.EngineVersion).
+		Str("backend", info.Backend).
+		Int("engine_workers", info.Workers).
+		Str("model_id", info.RecognizerID).
+		Str("data_dir", cfg.DataDir).
+		Int("api_keys", len(cfg.APIKeys)).
+		Float64("match_threshold", cfg.MatchThreshold).
+		Float64("quality_threshold", cfg.QualityThreshold).
+		Float64("probe_quality_threshold", cfg.ProbeQualityThreshold).
+		Float64("pad_threshold", cfg.PADThreshold).
+		Str("mad_gate", "off: no MAD model configured").
+		Int("batch_max", cfg.BatchMax).
+		Msg("vizor serving the biometric XML search API")
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info().Str("signal", sig.String()).Msg("shutting down: no new connections, finishing requests in flight")
+	case err := <-serveErr:
+		if err != nil {
+			log.Error().Err(err).Msg("server stopped")
+		}
+	}
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	shutErr := srv.Shutdown(ctx)
+	batcher.Close()
+	closeErr := svc.Close() // syncs and closes the gallery
+	log.Info().Dur("took", time.Since(t0)).AnErr("shutdown", shutErr).AnErr("gallery_close", closeErr).Msg("stopped")
+	if closeErr != nil {
+		return closeErr
+	}
+	return nil
+}

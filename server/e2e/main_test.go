@@ -1,0 +1,285 @@
+// Package e2e drives the real bin/vizor binary (built in TestMain with
+// go build) over loopback with the shared photos, parsing the XML.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+var (
+	repoRoot string
+	binPath  string
+	faceDir  string
+	probeJPG string
+	srv0     *proc // the server most tests share
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	shared := os.Getenv("VIZOR_SHARED_DATA")
+	if shared == "" {
+		shared = filepath.Join(repoRoot, "..", "shared", "data")
+	}
+	faceDir = filepath.Join(shared, "faces")
+	probeJPG = filepath.Join(shared, "probe-640x480.jpg")
+	if _, err := os.Stat(probeJPG); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: shared data not found (%v); set VIZOR_SHARED_DATA\n", err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "vizor-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	binPath = filepath.Join(tmp, "vizor")
+	build := exec.Command("go", "build", "-o", binPath, "./cmd/vizor")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/vizor: %v\n", err)
+		return 1
+	}
+	srv0, err = startServer(filepath.Join(tmp, "data"), "-read-timeout", "3s")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	code := m.Run()
+	if err := srv0.stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: server exit: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// proc is a running bin/vizor serve.
+type proc struct {
+	cmd  *exec.Cmd
+	url  string
+	addr string
+	log  *syncBuffer
+	done chan error
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// startServer runs bin/vizor serve with a fresh port and the repo's models.
+func startServer(dataDir string, extra ...string) (*proc, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve", "-addr", addr, "-data-dir", dataDir,
+		"-models-dir", filepath.Join(repoRoot, "models"), "-log-level", "warn"}, extra...)
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
+	logBuf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logBuf, logBuf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, url: "http://" + addr, addr: addr, log: logBuf, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			return nil, fmt.Errorf("server exited at start: %v\n%s", err, logBuf.String())
+		default:
+		}
+		res, err := http.Get(p.url + "/health")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, fmt.Errorf("server not healthy after 60s\n%s", logBuf.String())
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(40 * time.Second):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("server did not stop in 40s")
+	}
+}
+
+var photoCache = map[string][]byte{}
+
+func photo(t testing.TB, name string) []byte {
+	t.Helper()
+	if b, ok := photoCache[name]; ok {
+		return b
+	}
+	path := filepath.Join(faceDir, name)
+	if name == "probe" {
+		path = probeJPG
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	photoCache[name] = b
+	return b
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+	doc    *etree.Document
+}
+
+func (r resp) text(path string) string {
+	if r.doc == nil {
+		return ""
+	}
+	if e := r.doc.FindElement(path); e != nil {
+		return e.Text()
+	}
+	return ""
+}
+
+var client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+func doReq(ctx context.Context, method, url, ctype string, body io.Reader) (resp, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return resp{}, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return resp{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return resp{}, err
+	}
+	r := resp{status: res.StatusCode, header: res.Header, body: b}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
+		r.doc = etree.NewDocument()
+		if err := r.doc.ReadFromBytes(b); err != nil {
+			return r, fmt.Errorf("bad XML (%v): %s", err, b)
+		}
+	}
+	return r, nil
+}
+
+func do(t testing.TB, method, url, ctype string, body io.Reader) resp {
+	t.Helper()
+	r, err := doReq(context.Background(), method, url, ctype, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func post(t testing.TB, p *proc, path string, v any) resp {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, "POST", p.url+path, "application/json", bytes.NewReader(b))
+}
+
+func getJSON(t testing.TB, p *proc, path string, v any) int {
+	t.Helper()
+	r := do(t, "GET", p.url+path, "", nil)
+	if v != nil {
+		if err := json.Unmarshal(r.body, v); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, r.body)
+		}
+	}
+	return r.status
+}
+
+func expectErr(t testing.TB, r resp, status int, code string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+	if r.doc == nil || r.doc.Root() == nil || r.doc.Root().Tag != "ErrorResponse" {
+		t.Fatalf("want an XML ErrorResponse, got %q", r.body)
+	}
+	if got := r.text("ErrorResponse/status"); got != fmt.Sprint(status) {
+		t.Fatalf("<status> %q, want %d", got, status)
+	}
+	if code != "" && r.text("ErrorResponse/code") != code {
+		t.Fatalf("<code> %q, want %q: %s", r.text("ErrorResponse/code"), code, r.body)
+	}
+	if r.text("ErrorResponse/message") == "" {
+		t.Fatalf("no <message>: %s", r.body)
+	}
+}
+
+func healthy(t testing.TB, p *proc) {
+	t.Helper()
+	if st := getJSON(t, p, "/health", nil); st != 200 {
+		t.Fatalf("health %d\n%s", st, p.log.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
