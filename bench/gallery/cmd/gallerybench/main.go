@@ -2,9 +2,13 @@
 // recall per index spec and gallery size, memory per template, durable
 // enrolment throughput with concurrent writers, and start-up time.
 //
-//	go run ./bench/gallery/cmd/gallerybench -n 1000,10000,100000
-//	go run ./bench/gallery/cmd/gallerybench -n 1000000 -specs 'Flat|HNSW32,Flat'   # minutes
+//	go run ./bench/gallery/cmd/gallerybench                       # make bench: 10^3..10^5 + enrolment, ~5 min
+//	go run ./bench/gallery/cmd/gallerybench -mode search -n 1000000 -queries 400 \
+//	    -specs 'Flat|SQfp16|HNSW32,Flat;efSearch=64|HNSW32,Flat;efSearch=128'   # 10^6: ~30 min on 2 cores
 //	go run ./bench/gallery/cmd/gallerybench -mode enrol -writers 16 -count 20000
+//
+// -out FILE also writes the results as a Markdown section (make bench copies
+// it into BENCHMARKS.md).
 //
 // Templates are random 512-d unit vectors, one per subject. Genuine probes
 // are stored templates perturbed to cosine -cos with the original; impostor
@@ -34,9 +38,10 @@ import (
 )
 
 var (
-	mode     = flag.String("mode", "search", "search | enrol")
+	mode     = flag.String("mode", "all", "all | search | enrol")
+	out      = flag.String("out", "", "also write a Markdown results section to this file")
 	sizes    = flag.String("n", "1000,10000,100000", "gallery sizes (comma-separated)")
-	specs    = flag.String("specs", "Flat|HNSW32,Flat", "index specs to compare, '|'-separated; the first should be Flat (recall reference)")
+	specs    = flag.String("specs", "Flat|SQfp16|HNSW32,Flat", "index specs to compare, '|'-separated; the first should be Flat (recall reference)")
 	dim      = flag.Int("dim", 512, "template dimension")
 	queries  = flag.Int("queries", 1000, "probes per measurement (half genuine, half impostor)")
 	topK     = flag.Int("k", 5, "subjects per search")
@@ -60,18 +65,82 @@ func main() {
 	}
 	host, _ := os.Hostname()
 	fmt.Printf("# gallerybench %s  host=%s cpus=%d go=%s dim=%d\n", *mode, host, runtime.NumCPU(), runtime.Version(), *dim)
+	t0 := time.Now()
 	switch *mode {
-	case "enrol":
-		enrolBench(work)
-	case "search":
+	case "all", "search", "enrol":
+	default:
+		check(fmt.Errorf("unknown mode %q", *mode))
+	}
+	if *mode != "enrol" {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			check(err)
 			searchBench(filepath.Join(work, fmt.Sprint("n", n)), n)
 		}
-	default:
-		check(fmt.Errorf("unknown mode %q", *mode))
 	}
+	if *mode != "search" {
+		enrolBench(filepath.Join(work, "enrol"))
+	}
+	if *out != "" {
+		check(os.WriteFile(*out, []byte(markdown(time.Since(t0))), 0o644))
+	}
+}
+
+type searchRow struct {
+	n                     int
+	spec, active          string
+	p50, p99, mean        time.Duration
+	r1, r10, rank1, imp10 float64
+	bytesPerTemplate      float64
+	build, startup        time.Duration
+	hasBuild              bool
+}
+
+var (
+	rows      []searchRow
+	enrolRate []float64
+)
+
+func markdown(total time.Duration) string {
+	var b strings.Builder
+	cpu := "unknown CPU"
+	if c, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(c), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "### Gallery\n\nCommand: `go run ./bench/gallery/cmd/gallerybench %s` on %s, %d CPUs, %s, %s; %s in all.\n",
+		strings.Join(os.Args[1:], " "), cpu, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"), total.Round(time.Second))
+	if len(rows) > 0 {
+		fmt.Fprintf(&b, "\nSearch: %d-d random unit templates, one per subject; %d probes, half genuine (a stored template moved to cosine %.2f), half impostors (fresh random); single query, top-%d, one searcher. Recall against exact search on the same gallery, genuine probes (impostor recall@10 in the last column but one). Memory: growth of the process's anonymous RSS per template (index + catalog).\n\n", *dim, *queries, *cos, *topK)
+		b.WriteString("| templates | spec | p50 ms | p99 ms | recall@1 | recall@10 | rank-1 (true id) | impostor recall@10 | bytes/template | build s | start-up s |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rows {
+			build := ""
+			if r.hasBuild {
+				build = fmt.Sprintf("%.1f", r.build.Seconds())
+			}
+			fmt.Fprintf(&b, "| %d | `%s` | %s | %s | %.4f | %.4f | %.4f | %.3f | %.0f | %s | %.2f |\n",
+				r.n, r.active, ms(r.p50), ms(r.p99), r.r1, r.r10, r.rank1, r.imp10, r.bytesPerTemplate, build, r.startup.Seconds())
+		}
+	}
+	if len(enrolRate) > 0 {
+		s := slices.Clone(enrolRate)
+		slices.Sort(s)
+		fmt.Fprintf(&b, "\nDurable enrolment (fsync on every commit, group commit via bbolt Batch): %d concurrent writers, %d enrolments per run: median %.0f/s (runs: %s).\n",
+			*writers, *count, s[len(s)/2], fmtRates(enrolRate))
+	}
+	return b.String()
+}
+
+func fmtRates(r []float64) string {
+	var p []string
+	for _, x := range r {
+		p = append(p, fmt.Sprintf("%.0f", x))
+	}
+	return strings.Join(p, ", ")
 }
 
 func check(err error) {
@@ -182,6 +251,7 @@ func enrolBench(work string) {
 		el, err := load(g, "default", *count)
 		check(err)
 		rates = append(rates, float64(*count)/el.Seconds())
+		enrolRate = append(enrolRate, rates[round])
 		fmt.Printf("enrol round %d: %d durable enrolments, %d writers: %.2fs = %.0f/s\n", round, *count, *writers, el.Seconds(), rates[round])
 	}
 	slices.Sort(rates)
@@ -231,9 +301,11 @@ func searchBench(work string, n int) {
 	ps := probes(n)
 	var ref [][]gallery.Candidate
 	for si, spec := range specList {
+		row := searchRow{n: n, spec: spec}
 		if si > 0 || g.Stats().PerPartition[0].IndexSpec != spec {
 			t0 := time.Now()
 			check(g.SetIndexSpec("default", spec))
+			row.build, row.hasBuild = time.Since(t0), true
 			fmt.Printf("n=%d spec=%q built in %.1fs\n", n, spec, time.Since(t0).Seconds())
 		}
 		runtime.GC()
@@ -286,6 +358,9 @@ func searchBench(work string, n int) {
 			n, spec, st.ActiveIndex, *topK, ms(pct(lat, 0.5)), ms(pct(lat, 0.99)), ms(mean(lat)),
 			hit1/float64(ng), r10g/float64(ng), rank1/float64(ng), r10i/float64(ni),
 			anon/1024, float64(anon-anon0)*1024/float64(n))
+		row.active, row.p50, row.p99, row.mean = st.ActiveIndex, pct(lat, 0.5), pct(lat, 0.99), mean(lat)
+		row.r1, row.r10, row.rank1, row.imp10 = hit1/float64(ng), r10g/float64(ng), rank1/float64(ng), r10i/float64(ni)
+		row.bytesPerTemplate = float64(anon-anon0) * 1024 / float64(n)
 		if *parallel > 0 {
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -312,8 +387,10 @@ func searchBench(work string, n int) {
 			t0 := time.Now()
 			g, err = gallery.Open(cfg)
 			check(err)
+			row.startup = time.Since(t0)
 			fmt.Printf("RESULT n=%d spec=%q startup=%.2fs (page cache warm) notes=%v\n", n, spec, time.Since(t0).Seconds(), g.Stats().Notes)
 		}
+		rows = append(rows, row)
 	}
 	check(g.Close())
 	os.RemoveAll(work)
