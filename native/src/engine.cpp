@@ -193,7 +193,7 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       if (im.len < 0) fail(VZ_ERR_INVALID_ARGUMENT, "negative image length");
       if (!im.data && im.len > 0) fail(VZ_ERR_INVALID_ARGUMENT, "NULL image data");
       w.hdr = check_image(im.data, size_t(im.len), cfg_.limits);
-      const int W = w.hdr.oriented_width(), H = w.hdr.oriented_height();
+      int W = w.hdr.oriented_width(), H = w.hdr.oriented_height();
       r.width = W;
       r.height = H;
       const float min_face = o.min_face_px > 0 ? float(o.min_face_px) : auto_min_face(W, H);
@@ -206,6 +206,16 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       double sc = 1;
       w.coarse.img = decode_image(im.data, size_t(im.len), w.hdr, denom, &sc);
       w.coarse.scale = sc;
+      if (w.hdr.format != "jpeg" && (w.coarse.img.cols != W || w.coarse.img.rows != H)) {
+        // imdecode applied an orientation (or the header was not the whole
+        // story): trust the pixels.
+        w.hdr.width = W = w.coarse.img.cols;
+        w.hdr.height = H = w.coarse.img.rows;
+        w.hdr.orientation = 1;
+        w.coarse.scale = 1.0;
+        r.width = W;
+        r.height = H;
+      }
       r.t.decode = ms_since(t0);
       const auto t1 = Clock::now();
       DetectParams dp;

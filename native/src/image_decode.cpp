@@ -309,6 +309,17 @@ void jpeg_emit(j_common_ptr c, int level) {
   c->err->num_warnings++;
 }
 void jpeg_output_silent(j_common_ptr) {}
+// Refuses "scan bombs": progressive files with thousands of tiny scans that
+// cost seconds of CPU for a few kilobytes.
+void jpeg_progress(j_common_ptr c) {
+  if (!c->is_decompressor) return;
+  j_decompress_ptr d = reinterpret_cast<j_decompress_ptr>(c);
+  if (d->input_scan_number > 300) {
+    JpegErr* e = reinterpret_cast<JpegErr*>(c->err);
+    std::snprintf(e->msg, sizeof(e->msg), "too many scans (%d)", d->input_scan_number);
+    longjmp(e->jb, 1);
+  }
+}
 
 struct JpegJob {
   const uint8_t* data;
@@ -341,6 +352,9 @@ bool run_jpeg(JpegJob* job) {
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  jpeg_progress_mgr progress;
+  progress.progress_monitor = jpeg_progress;
+  cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, job->data, (unsigned long)job->len);
   jpeg_read_header(&cinfo, TRUE);
   cinfo.scale_num = 1;

@@ -76,7 +76,13 @@ void landmarks68(NetSet& ns, const ModelSpec& spec, const std::vector<const View
     const float* o = out.ptr<float>(i);
     FaceWork& f = *faces[i];
     const cv::Rect2f& c = crops[i];
-    for (int k = 0; k < 68; k++) f.lm68[k] = cv::Point2f(c.x + o[2 * k] * c.width, c.y + o[2 * k + 1] * c.height);
+    for (int k = 0; k < 68; k++) {
+      // A non-finite output (a degenerate crop) becomes the crop centre, so
+      // nothing downstream converts NaN to an integer.
+      float u = std::isfinite(o[2 * k]) ? std::min(2.f, std::max(-1.f, o[2 * k])) : 0.5f;
+      float v = std::isfinite(o[2 * k + 1]) ? std::min(2.f, std::max(-1.f, o[2 * k + 1])) : 0.5f;
+      f.lm68[k] = cv::Point2f(c.x + u * c.width, c.y + v * c.height);
+    }
     f.has_landmarks = true;
     five_points(f);
   }
