@@ -64,6 +64,8 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string // json or console
+
+	Compat Compat // drop-in compatibility listeners (compat.go)
 }
 
 // Setting describes one configurable value.
