@@ -98,16 +98,20 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
       for (int r = 0; r < R_COUNT; r++) {
         if (!(*lease)->has[r]) continue;
         const ModelSpec& spec = *manifest_.find(role_name(r));
-        int shape[4] = {2, spec.channels, spec.height, spec.width};
-        cv::Mat blob(4, shape, CV_32F, cv::Scalar(0));
+        const std::vector<std::string> names =
+            r == R_AGE || r == R_GENDER ? ssr_outputs() : std::vector<std::string>{};
         std::vector<cv::Mat> outs;
         try {
-          outs = run_net(**lease, r, blob, r == R_AGE || r == R_GENDER ? ssr_outputs() : std::vector<std::string>{});
+          probe_batch(**lease, r, {1, spec.channels, spec.height, spec.width}, names);
+          int shape[4] = {1, spec.channels, spec.height, spec.width};
+          outs = run_net(**lease, r, cv::Mat(4, shape, CV_32F, cv::Scalar(0)), names);
         } catch (const cv::Exception& e) {
           fail(VZ_ERR_MODEL, "cannot run " + spec.file + " on the input the manifest declares (" +
                                  std::to_string(spec.width) + "x" + std::to_string(spec.height) + "x" +
                                  std::to_string(spec.channels) + "): " + e.what());
         }
+        if (std::getenv("VIZOR_DEBUG_BATCH"))
+          std::fprintf(stderr, "vizor: %s batches: %s\n", role_name(r), (*lease)->batch_ok[r] == 1 ? "yes" : "no");
         if (r == R_RECOGNIZE) {
           const int dim = outs.at(0).cols;
           if (template_dim_ > 0 && dim != template_dim_)

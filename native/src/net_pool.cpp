@@ -52,61 +52,76 @@ void NetPool::release(NetSet* s) {
   cv_.notify_one();
 }
 
-std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names_in) {
-  cv::dnn::Net& net = ns.net[role];
-  const std::vector<std::string>& names = names_in.empty() ? ns.out_names[role] : names_in;
+namespace {
+
+std::vector<cv::Mat> forward_batch(cv::dnn::Net& net, const cv::Mat& blob, const std::vector<std::string>& names) {
   const int N = blob.size[0];
-  std::vector<cv::Mat> res;
-  auto flatten = [&](std::vector<cv::Mat>& outs, int n) {
-    std::vector<cv::Mat> r;
-    for (auto& o : outs) {
-      if (o.total() % size_t(n) != 0) return std::vector<cv::Mat>{};
-      cv::Mat m = o.reshape(1, n);
-      r.push_back(m.isContinuous() ? m : m.clone());
-    }
-    return r;
-  };
-  if (N == 1 || ns.batch_ok[role] != 0) {
-    std::vector<cv::Mat> outs;
-    bool ok = true;
-    try {
-      net.setInput(blob);
-      net.forward(outs, names);
-      if (N > 1) {
-        for (auto& o : outs)
-          if (o.dims < 1 || o.size[0] != N) ok = false;
-      }
-    } catch (const cv::Exception&) {
-      if (N == 1) throw;
-      ok = false;
-    }
-    if (ok) {
-      if (N > 1) ns.batch_ok[role] = 1;
-      res = flatten(outs, N);
-      if (!res.empty()) return res;
-      if (N == 1) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": bad output shape");
-    }
-    ns.batch_ok[role] = 0;
-    if (std::getenv("VIZOR_DEBUG_BATCH")) std::fprintf(stderr, "vizor: %s does not take a batch\n", role_name(role));
+  std::vector<cv::Mat> outs, res;
+  net.setInput(blob);
+  net.forward(outs, names);
+  for (auto& o : outs) {
+    // Some of these graphs end in a Reshape to [1, -1]: the samples come out
+    // concatenated, which is fine once split by N (probe_batch checks it).
+    if (o.total() % size_t(N) != 0) fail(VZ_ERR_MODEL, "batched output not divisible by the batch");
+    cv::Mat m = o.reshape(1, N);
+    res.push_back(m.isContinuous() ? m : m.clone());
   }
-  // One sample at a time.
+  return res;
+}
+
+std::vector<cv::Mat> forward_each(cv::dnn::Net& net, const cv::Mat& blob, const std::vector<std::string>& names,
+                                  const char* role) {
+  const int N = blob.size[0];
   const size_t per = blob.total() / size_t(N);
   std::vector<int> shape(blob.size.p, blob.size.p + blob.dims);
   shape[0] = 1;
+  std::vector<cv::Mat> res;
   for (int i = 0; i < N; i++) {
     cv::Mat one(int(shape.size()), shape.data(), CV_32F, const_cast<float*>(blob.ptr<float>()) + per * size_t(i));
     std::vector<cv::Mat> outs;
     net.setInput(one);
     net.forward(outs, names);
-    if (i == 0) {
+    if (i == 0)
       for (auto& o : outs) res.push_back(cv::Mat(N, int(o.total()), CV_32F));
-    }
     for (size_t k = 0; k < outs.size(); k++) {
-      if (outs[k].total() != size_t(res[k].cols)) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": output size changed");
+      if (outs[k].total() != size_t(res[k].cols)) fail(VZ_ERR_MODEL, std::string(role) + ": output size changed");
       std::memcpy(res[k].ptr<float>(i), outs[k].ptr<float>(), outs[k].total() * sizeof(float));
     }
   }
   return res;
+}
+
+}  // namespace
+
+void probe_batch(NetSet& ns, int role, const std::vector<int>& shape_in, const std::vector<std::string>& names_in) {
+  const std::vector<std::string>& names = names_in.empty() ? ns.out_names[role] : names_in;
+  std::vector<int> shape = shape_in;
+  shape[0] = 2;
+  cv::Mat blob(int(shape.size()), shape.data(), CV_32F);
+  cv::RNG rng(12345);
+  rng.fill(blob, cv::RNG::UNIFORM, -1.0, 1.0);
+  std::vector<cv::Mat> each = forward_each(ns.net[role], blob, names, role_name(role));
+  if (ns.batch_ok[role] == 0) return;  // known not to batch (detector)
+  ns.batch_ok[role] = 0;
+  std::vector<cv::Mat> batch;
+  try {
+    batch = forward_batch(ns.net[role], blob, names);
+  } catch (const std::exception&) {
+    return;
+  }
+  if (batch.size() != each.size()) return;
+  for (size_t k = 0; k < each.size(); k++) {
+    if (batch[k].size() != each[k].size()) return;
+    double err = cv::norm(batch[k], each[k], cv::NORM_INF), mag = cv::norm(each[k], cv::NORM_INF);
+    if (!(err <= 1e-4 * std::max(1.0, mag))) return;
+  }
+  ns.batch_ok[role] = 1;
+}
+
+std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names_in) {
+  const std::vector<std::string>& names = names_in.empty() ? ns.out_names[role] : names_in;
+  if (blob.size[0] > 1 && ns.batch_ok[role] == 1) return forward_batch(ns.net[role], blob, names);
+  return forward_each(ns.net[role], blob, names, role_name(role));
 }
 
 }  // namespace vz

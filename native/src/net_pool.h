@@ -21,16 +21,20 @@ struct NetSet {
   std::vector<std::string> out_names[R_COUNT];
   // Reused buffers.
   cv::Mat blob[R_COUNT];
-  // -1 unknown, 0 the net only takes batch 1, 1 batches work.
-  int batch_ok[R_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+  // 0: one sample per forward; 1: batches verified equal to single runs
+  // (probe_batch at load).
+  int batch_ok[R_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};  // -1: not probed yet
 };
 
 // Runs net `role` on an NCHW blob and returns each requested output as an
-// N x K float matrix. Falls back to one forward per sample when the model
-// does not take a batch (remembered per net).
+// N x K float matrix: one batched forward when probe_batch verified it, else
+// one forward per sample.
 std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob,
                              const std::vector<std::string>& names = {});
-
+// Runs the net on two random samples, batched and one by one; batching is
+// used only if both agree. Also warms the net up.
+void probe_batch(NetSet& ns, int role, const std::vector<int>& shape,
+                 const std::vector<std::string>& names = {});
 struct BackendChoice {
   int backend = cv::dnn::DNN_BACKEND_OPENCV;
   int target = cv::dnn::DNN_TARGET_CPU;
