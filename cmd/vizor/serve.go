@@ -15,6 +15,8 @@ import (
 	"vizor/gallery"
 	"vizor/server"
 	"vizor/server/backend"
+	"vizor/server/compat"
+	"vizor/server/compat/listen"
 	"vizor/server/config"
 	"vizor/server/logging"
 	"vizor/server/service"
@@ -86,6 +88,16 @@ func runServe(args []string) error {
 		_ = svc.Close()
 		return err
 	}
+	// Drop-in compatibility listeners (CompreFace, Facenet512, MassHealth),
+	// each switched on in the configuration, over the same service, engine
+	// and gallery.
+	compatLn, err := listen.Start(compat.Deps{Cfg: cfg, Log: log, Metrics: m, Svc: svc, Engine: compat.Engine{E: eng}, Gallery: gal})
+	if err != nil {
+		_ = ln.Close()
+		batcher.Close()
+		_ = svc.Close()
+		return err
+	}
 	if note != "" {
 		log.Warn().Msg(note)
 	}
@@ -121,11 +133,13 @@ func runServe(args []string) error {
 		if err != nil {
 			log.Error().Err(err).Msg("server stopped")
 		}
+	case err := <-compatLn.Err():
+		log.Error().Err(err).Msg("compatibility listener stopped")
 	}
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	shutErr := srv.Shutdown(ctx)
+	shutErr := errors.Join(srv.Shutdown(ctx), compatLn.Stop(ctx))
 	batcher.Close()
 	closeErr := svc.Close() // syncs and closes the gallery
 	log.Info().Dur("took", time.Since(t0)).AnErr("shutdown", shutErr).AnErr("gallery_close", closeErr).Msg("stopped")

@@ -1,0 +1,277 @@
+// Package compat holds what Vizor's drop-in compatibility APIs share: a small
+// fasthttp core with path parameters (CompreFace routes carry subjects and
+// image ids in the path), request ids, per-request deadlines, the in-flight
+// limit, panic recovery, request logs and the main server's metrics; image
+// normalisation (formats the engine does not decode are converted to PNG);
+// the similarity mapping; and the detailed (multi-face, attributes) engine
+// call.
+//
+// The flavours themselves live in server/compreface, server/facenet and
+// server/masshealth; server/compat/listen starts the enabled ones.
+package compat
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"vizor/server"
+	"vizor/server/config"
+)
+
+// Params are the path parameters of a matched route.
+type Params map[string]string
+
+// Route is one endpoint. Pattern segments "{name}" match one path segment
+// (percent-decoded); a trailing slash in the request is ignored.
+type Route struct {
+	Method  string
+	Pattern string
+	Name    string // metrics/log label (prefixed with the API's name)
+	Limited bool   // counts against max_in_flight
+	Handler func(ctx *fasthttp.RequestCtx, p Params)
+}
+
+// API is one compatibility flavour.
+type API interface {
+	Name() string
+	Routes() []Route
+	// WriteError renders an error the core produces (unknown path, wrong
+	// method, busy, panic, unreadable request) in the API's format.
+	WriteError(ctx *fasthttp.RequestCtx, status int, msg string)
+}
+
+// Request is the per-request state.
+type Request struct {
+	ID     string
+	Ctx    context.Context
+	Route  string
+	Detail string // short error detail for the log (never image data)
+	Key    string // short key id for the log
+	start  time.Time
+}
+
+const reqKey = "vizor.compat.req"
+
+// From returns the request state of ctx (never nil).
+func From(ctx *fasthttp.RequestCtx) *Request {
+	if r, ok := ctx.UserValue(reqKey).(*Request); ok {
+		return r
+	}
+	return &Request{Ctx: context.Background()}
+}
+
+type route struct {
+	Route
+	segs []string
+}
+
+// Server is one compatibility listener.
+type Server struct {
+	api      API
+	cfg      config.Config
+	log      zerolog.Logger
+	m        *server.Metrics
+	routes   []route
+	inFlight chan struct{}
+	idPrefix string
+	idSeq    atomic.Uint64
+	srv      *fasthttp.Server
+}
+
+// NewServer builds a listener for api with the main server's limits,
+// timeouts and metrics.
+func NewServer(api API, cfg config.Config, log zerolog.Logger, m *server.Metrics) *Server {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	s := &Server{api: api, cfg: cfg, log: log.With().Str("api", api.Name()).Logger(), m: m,
+		inFlight: make(chan struct{}, max(1, cfg.MaxInFlight)), idPrefix: hex.EncodeToString(rnd[:])}
+	for _, r := range api.Routes() {
+		s.routes = append(s.routes, route{Route: r, segs: split(r.Pattern)})
+	}
+	s.srv = &fasthttp.Server{
+		Name:                         "vizor",
+		Handler:                      s.handle,
+		ErrorHandler:                 s.transportError,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+		MaxRequestBodySize:           cfg.MaxBodyBytes,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		NoDefaultContentType:         true,
+	}
+	return s
+}
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting and waits for requests in flight (until ctx ends).
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+func split(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// match finds the route for a raw (still percent-encoded) path. It returns
+// the route (nil when none), its parameters, and whether the path exists
+// under another method.
+func (s *Server) match(method, rawPath string) (*route, Params, []string) {
+	segs := split(rawPath)
+	var allow []string
+	for i := range s.routes {
+		r := &s.routes[i]
+		if len(r.segs) != len(segs) {
+			continue
+		}
+		var ps Params
+		ok := true
+		for j, rs := range r.segs {
+			if strings.HasPrefix(rs, "{") && strings.HasSuffix(rs, "}") {
+				v, err := url.PathUnescape(segs[j])
+				if err != nil || v == "" {
+					ok = false
+					break
+				}
+				if ps == nil {
+					ps = Params{}
+				}
+				ps[rs[1:len(rs)-1]] = v
+				continue
+			}
+			if rs != segs[j] {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if r.Method == method || (method == "HEAD" && r.Method == "GET") {
+			return r, ps, nil
+		}
+		allow = append(allow, r.Method)
+	}
+	return nil, nil, allow
+}
+
+func (s *Server) newID(ctx *fasthttp.RequestCtx) string {
+	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 64 && printable(v) {
+		return string(v)
+	}
+	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	req := &Request{start: time.Now(), ID: s.newID(ctx), Ctx: context.Background(), Route: s.api.Name() + "_unmatched"}
+	ctx.Response.Header.Set("X-Request-Id", req.ID)
+	ctx.SetUserValue(reqKey, req)
+	defer s.finish(ctx, req)
+	r, ps, allow := s.match(string(ctx.Method()), string(ctx.URI().PathOriginal()))
+	if r == nil {
+		if len(allow) > 0 {
+			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
+			s.api.WriteError(ctx, fasthttp.StatusMethodNotAllowed, "Request method '"+string(ctx.Method())+"' not supported")
+			return
+		}
+		s.api.WriteError(ctx, fasthttp.StatusNotFound, "Not Found")
+		return
+	}
+	req.Route = s.api.Name() + "_" + r.Name
+	if r.Limited {
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			s.m.Rejected.With("busy").Inc()
+			ctx.Response.Header.Set("Retry-After", "1")
+			s.api.WriteError(ctx, fasthttp.StatusServiceUnavailable, fmt.Sprintf("server busy: %d requests in flight", s.cfg.MaxInFlight))
+			return
+		}
+		g := s.m.InFlight.With()
+		g.Inc()
+		defer g.Dec()
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	req.Ctx = c
+	defer func() {
+		if p := recover(); p != nil {
+			req.Detail = fmt.Sprint(p)
+			s.log.Error().Str("id", req.ID).Interface("panic", p).Msg("handler panic")
+			ctx.Response.Reset()
+			ctx.Response.Header.Set("X-Request-Id", req.ID)
+			s.api.WriteError(ctx, fasthttp.StatusInternalServerError, "internal error")
+		}
+	}()
+	r.Handler(ctx, ps)
+}
+
+func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
+	lat := time.Since(req.start)
+	status := ctx.Response.StatusCode()
+	s.m.Requests.With(req.Route, strconv.Itoa(status)).Inc()
+	s.m.Latency.With(req.Route).Observe(lat.Seconds())
+	lvl := zerolog.InfoLevel
+	if status >= 500 {
+		lvl = zerolog.ErrorLevel
+	}
+	ev := s.log.WithLevel(lvl).
+		Str("id", req.ID).
+		Str("method", string(ctx.Method())).
+		Str("path", string(ctx.Path())).
+		Str("route", req.Route).
+		Int("status", status).
+		Float64("latency_ms", float64(lat.Microseconds())/1000).
+		Int("bytes_in", len(ctx.Request.Body())).
+		Int("bytes_out", len(ctx.Response.Body())).
+		Str("remote", ctx.RemoteIP().String())
+	if req.Key != "" {
+		ev = ev.Str("key", req.Key)
+	}
+	if req.Detail != "" {
+		ev = ev.Str("detail", req.Detail)
+	}
+	ev.Msg("request")
+}
+
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	status := fasthttp.StatusBadRequest
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status = fasthttp.StatusRequestEntityTooLarge
+		err = fmt.Errorf("request body over the %d-byte limit", s.cfg.MaxBodyBytes)
+	case errors.As(err, &ne) && ne.Timeout():
+		status = fasthttp.StatusRequestTimeout
+	}
+	s.m.Requests.With(s.api.Name()+"_transport", strconv.Itoa(status)).Inc()
+	s.log.Info().Str("path", string(ctx.Path())).Int("status", status).Str("error", err.Error()).Msg("request refused")
+	ctx.SetConnectionClose()
+	s.api.WriteError(ctx, status, err.Error())
+}
