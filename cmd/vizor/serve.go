@@ -50,14 +50,14 @@ func runServe(args []string) error {
 	addr, note := server.EffectiveAddr(cfg)
 
 	eng, err := bindings.Open(bindings.Config{
-		ModelsDir: cfg.ModelsDir, Workers: cfg.EngineWorkers, Backend: cfg.EngineBackend,
+		ModelsDir: cfg.ModelsDir, Workers: cfg.EngineWorkers, ThreadsPerWorker: cfg.EngineThreads, Backend: cfg.EngineBackend,
 		MaxPixels: cfg.MaxPixels, MaxBytes: int64(cfg.MaxBodyBytes),
 	})
 	if err != nil {
 		return fmt.Errorf("engine (models %s): %w", cfg.ModelsDir, err)
 	}
 	defer eng.Close()
-	gal, err := gallery.Open(gallery.Config{Dir: cfg.DataDir, KeepImages: cfg.KeepImages})
+	gal, err := gallery.Open(gallery.Config{Dir: cfg.DataDir, KeepImages: cfg.KeepImages, DefaultIndexSpec: cfg.IndexSpec})
 	if err != nil {
 		return fmt.Errorf("gallery (%s): %w", cfg.DataDir, err)
 	}

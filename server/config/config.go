@@ -35,6 +35,7 @@ type Config struct {
 	DataDir     string // gallery store directory
 	ModelsDir   string // ONNX models + manifest.json
 	KeepImages  bool   // keep enrolment images in the gallery
+	IndexSpec   string // gallery index spec of new partitions
 
 	MatchThreshold        float64 // cosine score at or above which verify says match
 	QualityThreshold      float64 // enrolment quality gate, Quality.Score in [0,1]
@@ -56,6 +57,7 @@ type Config struct {
 	ShutdownGrace  time.Duration
 
 	EngineWorkers int
+	EngineThreads int // threads per engine worker (intra-op)
 	EngineBackend string
 	BatchMax      int           // micro-batch size; 1 disables batching
 	BatchWait     time.Duration // extra wait for a batch to fill when the engine is idle
@@ -184,6 +186,7 @@ var Settings = []Setting{
 	mk("data_dir", "./data", "gallery store directory", str, func(c *Config) *string { return &c.DataDir }),
 	mk("models_dir", "./models", "models directory (ONNX files and manifest.json)", str, func(c *Config) *string { return &c.ModelsDir }),
 	mk("keep_images", "false", "store enrolment images in the gallery", boolean, func(c *Config) *bool { return &c.KeepImages }),
+	mk("index_spec", "Flat", "gallery index of new partitions: Flat (exact; ~10-30 ms per search at 10^5), HNSW32,Flat;efSearch=128 (approximate, ~1 ms), ... (see gallery/README.md)", str, func(c *Config) *string { return &c.IndexSpec }),
 	mk("match_threshold", "0.45", "cosine score at or above which verify reports a match (to be calibrated by the evaluator)", float, func(c *Config) *float64 { return &c.MatchThreshold }),
 	mk("quality_threshold", "0.40", "enrolment quality gate: Quality.Score below this is rejected (422); rejects the full profile jimin3.jpg (0.24), passes every frontal photo (lowest 0.50)", float, func(c *Config) *float64 { return &c.QualityThreshold }),
 	mk("probe_quality_threshold", "0.40", "search/verify quality gate (422 below)", float, func(c *Config) *float64 { return &c.ProbeQualityThreshold }),
@@ -201,6 +204,7 @@ var Settings = []Setting{
 	mk("max_in_flight", "64", "biometric requests processed at once; more get 503 with Retry-After", integer, func(c *Config) *int { return &c.MaxInFlight }),
 	mk("shutdown_grace", "30s", "how long shutdown waits for in-flight requests", duration, func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 	mk("engine_workers", "0", "engine worker threads (0: number of CPUs)", integer, func(c *Config) *int { return &c.EngineWorkers }),
+	mk("engine_threads", "1", "threads per engine worker for one forward pass (0: engine default)", integer, func(c *Config) *int { return &c.EngineThreads }),
 	mk("engine_backend", "cpu", "inference backend: cpu or cuda", str, func(c *Config) *string { return &c.EngineBackend }),
 	mk("batch_max", "8", "largest micro-batch of concurrent requests sent to the engine in one call; 1 disables batching", integer, func(c *Config) *int { return &c.BatchMax }),
 	mk("batch_wait", "0s", "extra time a batch may wait to fill while the engine is idle", duration, func(c *Config) *time.Duration { return &c.BatchWait }),
