@@ -33,7 +33,7 @@ type Server struct {
 	CompreFace string
 	Facenet    string
 	MassHealth string
-	CFAddr     string // CompreFace host:port
+	CFAddr     string            // CompreFace host:port
 	Keys       map[string]string // "recognition", "recognition2", "detection", "verification"
 	FacesDir   string
 	log        *syncBuffer

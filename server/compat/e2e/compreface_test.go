@@ -573,7 +573,6 @@ func icoOf(t *testing.T, img image.Image, dib bool) []byte {
 	return append(out, data...)
 }
 
-
 func mustPNG(t *testing.T, name string) []byte {
 	t.Helper()
 	src, err := jpeg.Decode(bytes.NewReader(srv.Photo(name)))
