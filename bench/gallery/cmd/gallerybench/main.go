@@ -50,6 +50,7 @@ var (
 	writers  = flag.Int("writers", 16, "concurrent writers (enrol mode; also used to load the gallery)")
 	count    = flag.Int("count", 20000, "enrolments (enrol mode)")
 	startup  = flag.Bool("startup", true, "measure Close+Open time after loading")
+	reuse    = flag.Bool("reuse", false, "keep the stores in -dir and reuse one holding the right number of templates instead of loading again")
 	parallel = flag.Int("parallel", 0, "also measure throughput with this many concurrent searchers (0: skip)")
 )
 
@@ -287,17 +288,28 @@ func pct(d []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
 
 func searchBench(work string, n int) {
-	os.RemoveAll(work)
+	if !*reuse {
+		os.RemoveAll(work)
+	}
 	specList := strings.Split(*specs, "|")
 	anon0 := rssKB("RssAnon")
 	// Loading is not the durable-enrolment benchmark: skip fsync here.
 	cfg := gallery.Config{Dir: work, NoSync: true, DefaultIndexSpec: specList[0]}
 	g, err := gallery.Open(cfg)
 	check(err)
-	el, err := load(g, "default", n)
-	check(err)
+	if st := g.Stats(); *reuse && st.Templates == n {
+		fmt.Printf("n=%d reusing the store in %s\n", n, work)
+	} else {
+		check(g.Close())
+		os.RemoveAll(work)
+		g, err = gallery.Open(cfg)
+		check(err)
+		el, err := load(g, "default", n)
+		check(err)
+		fmt.Printf("n=%d loaded in %.1fs (%.0f/s, fsync off)\n", n, el.Seconds(), float64(n)/el.Seconds())
+	}
 	runtime.GC()
-	fmt.Printf("n=%d loaded in %.1fs (%.0f/s, fsync off), RssAnon %+d MiB\n", n, el.Seconds(), float64(n)/el.Seconds(), (rssKB("RssAnon")-anon0)/1024)
+	fmt.Printf("n=%d RssAnon %+d MiB\n", n, (rssKB("RssAnon")-anon0)/1024)
 	ps := probes(n)
 	var ref [][]gallery.Candidate
 	for si, spec := range specList {
@@ -393,7 +405,9 @@ func searchBench(work string, n int) {
 		rows = append(rows, row)
 	}
 	check(g.Close())
-	os.RemoveAll(work)
+	if !*reuse {
+		os.RemoveAll(work)
+	}
 }
 
 func mean(d []time.Duration) time.Duration {
