@@ -36,6 +36,7 @@ struct ModelSpec {
   float threshold = 0;              // detector default threshold (0: built-in)
   int positive_class = -1;              // liveness: index of the "live" class
   float crop_scale = 0;             // crop scale around the face box (liveness, age, ...)
+  bool flip = false;                // recognizer: embed the crop and its mirror, sum
 };
 
 struct Manifest {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <thread>
 
@@ -317,11 +318,13 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       for (size_t k = 0; k < faces.size(); k++) align_face(*fine_of[k], *faces[k], rec);
       if (const char* dd = std::getenv("VIZOR_DEBUG_ALIGN_DIR"))
         for (size_t k = 0; k < faces.size(); k++) {
+          static std::atomic<int> seq{0};
+          const std::string stem = std::string(dd) + "/c" + std::to_string(seq++) + "_face" + std::to_string(k);
           cv::Mat vis = fine_of[k]->img.clone();
           for (int j = 0; j < 68; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm68[j]), 2, cv::Scalar(0, 255, 0), -1);
           for (int j = 0; j < 5; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm5[j]), 3, cv::Scalar(0, 0, 255), -1);
-          cv::imwrite(std::string(dd) + "/face" + std::to_string(k) + "_aligned.png", faces[k]->aligned);
-          cv::imwrite(std::string(dd) + "/face" + std::to_string(k) + "_view.png", vis);
+          cv::imwrite(stem + "_aligned.png", faces[k]->aligned);
+          cv::imwrite(stem + "_view.png", vis);
         }
       share(ms_since(t), &vz_timings::align);
     }

@@ -70,6 +70,7 @@ Manifest load_manifest(const std::string& path, const std::string& models_dir) {
     s.threshold = num(n["threshold"], 0);
     s.positive_class = (int)num(n["positive_class"], -1);
     s.crop_scale = num(n["crop_scale"], 0);
+    s.flip = num(n["flip"], 0) != 0;
     cv::FileNode labels = n["labels"];
     if (labels.isSeq())
       for (auto l = labels.begin(); l != labels.end(); ++l) s.labels.push_back((std::string)*l);

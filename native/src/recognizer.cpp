@@ -3,6 +3,8 @@
 // order and mean/std come from the manifest.
 #include <cmath>
 
+#include <opencv2/core.hpp>
+
 #include "stages.h"
 
 namespace vz {
@@ -11,22 +13,36 @@ void embed(NetSet& ns, const ModelSpec& spec, std::vector<FaceWork*>& faces, int
   const int N = int(faces.size());
   if (N == 0) return;
   cv::Mat& blob = ns.blob[R_RECOGNIZE];
-  int shape[4] = {N, spec.channels, spec.height, spec.width};
+  // With spec.flip each face also goes in mirrored (rows N..2N-1): the two
+  // embeddings are summed before normalisation (flip test-time augmentation).
+  const int B = spec.flip ? 2 * N : N;
+  int shape[4] = {B, spec.channels, spec.height, spec.width};
   blob.create(4, shape, CV_32F);
   const size_t per = size_t(spec.channels) * spec.height * spec.width;
-  for (int i = 0; i < N; i++) fill_blob(faces[i]->aligned, spec, blob.ptr<float>() + per * i);
+  cv::Mat mirrored;
+  for (int i = 0; i < N; i++) {
+    fill_blob(faces[i]->aligned, spec, blob.ptr<float>() + per * i);
+    if (spec.flip) {
+      cv::flip(faces[i]->aligned, mirrored, 1);
+      fill_blob(mirrored, spec, blob.ptr<float>() + per * (N + i));
+    }
+  }
   cv::Mat out = run_net(ns, R_RECOGNIZE, blob)[0];
   const int dim = out.cols;
   if (expected_dim > 0 && dim != expected_dim)
     fail(VZ_ERR_MODEL, "recognizer: output has " + std::to_string(dim) + " values, manifest says " +
                            std::to_string(expected_dim));
   for (int i = 0; i < N; i++) {
-    const float* o = out.ptr<float>(i);
+    std::vector<float>& t = faces[i]->tmpl;
+    t.assign(out.ptr<float>(i), out.ptr<float>(i) + dim);
+    if (spec.flip) {
+      const float* m = out.ptr<float>(N + i);
+      for (int k = 0; k < dim; k++) t[size_t(k)] += m[k];
+    }
     double ss = 0;
-    for (int k = 0; k < dim; k++) ss += double(o[k]) * o[k];
-    float inv = ss > 0 ? float(1.0 / std::sqrt(ss)) : 0.f;
-    faces[i]->tmpl.resize(size_t(dim));
-    for (int k = 0; k < dim; k++) faces[i]->tmpl[size_t(k)] = o[k] * inv;
+    for (float v : t) ss += double(v) * v;
+    const float inv = ss > 0 ? float(1.0 / std::sqrt(ss)) : 0.f;
+    for (float& v : t) v *= inv;
   }
 }
 

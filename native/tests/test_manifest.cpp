@@ -79,7 +79,7 @@ Run run_engine(const std::string& manifest, const std::vector<uint8_t>& img) {
 
 // Reference: warp with a least-squares similarity onto the ArcFace template,
 // preprocess by hand, run fr_feature with cv::dnn, L2-normalise.
-std::vector<float> reference(const cv::Mat& bgr, const float* lm5, const Prep& p) {
+std::vector<float> reference(const cv::Mat& bgr, const float* lm5, const Prep& p, bool flip = false) {
   static const double T[5][2] = {{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366},
                                  {41.5493, 92.3655}, {70.7299, 92.2041}};
   double pcx = 0, pcy = 0, qcx = 0, qcy = 0;
@@ -97,17 +97,25 @@ std::vector<float> reference(const cv::Mat& bgr, const float* lm5, const Prep& p
   cv::Matx23d M(a, -b, qcx - (a * pcx - b * pcy), b, a, qcy - (b * pcx + a * pcy));
   cv::Mat crop;
   cv::warpAffine(bgr, crop, M, cv::Size(112, 112), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
-  int shape[4] = {1, 3, 112, 112};
-  cv::Mat blob(4, shape, CV_32F);
-  for (int c = 0; c < 3; c++) {
-    const int src = p.order == "RGB" ? 2 - c : c;  // BGR pixel index feeding plane c
-    for (int y = 0; y < 112; y++)
-      for (int x = 0; x < 112; x++)
-        blob.ptr<float>(0, c)[y * 112 + x] = (crop.at<cv::Vec3b>(y, x)[src] - p.mean[c]) / p.std[c];
-  }
   cv::dnn::Net net = cv::dnn::readNetFromONNX(th::models_dir() + "/fr_feature.onnx");
-  net.setInput(blob);
-  cv::Mat out = net.forward().reshape(1, 1).clone();
+  auto embed = [&](const cv::Mat& img) {
+    int shape[4] = {1, 3, 112, 112};
+    cv::Mat blob(4, shape, CV_32F);
+    for (int c = 0; c < 3; c++) {
+      const int src = p.order == "RGB" ? 2 - c : c;  // BGR pixel index feeding plane c
+      for (int y = 0; y < 112; y++)
+        for (int x = 0; x < 112; x++)
+          blob.ptr<float>(0, c)[y * 112 + x] = (img.at<cv::Vec3b>(y, x)[src] - p.mean[c]) / p.std[c];
+    }
+    net.setInput(blob);
+    return cv::Mat(net.forward().reshape(1, 1).clone());
+  };
+  cv::Mat out = embed(crop);
+  if (flip) {
+    cv::Mat mirrored;
+    cv::flip(crop, mirrored, 1);
+    out += embed(mirrored);
+  }
   cv::normalize(out, out);
   return std::vector<float>(out.ptr<float>(), out.ptr<float>() + out.total());
 }
@@ -152,6 +160,32 @@ TEST(manifest_recognizer_preprocessing) {
   CHECK(c_bb > 0.999f);
   CHECK(c_ab < 0.99f);     // the manifest's preprocessing did change the input
   CHECK(c_b_def < 0.99f);  // and it is not the default one
+  std::remove(pa.c_str());
+  std::remove(pb.c_str());
+}
+
+// "flip": 1 on the recognizer: template = normalise(embed(crop) + embed(mirrored crop)).
+TEST(manifest_recognizer_flip) {
+  std::vector<uint8_t> jpg = th::read_file(th::shared_data() + "/probe-640x480.jpg");
+  std::ifstream m(th::models_dir() + "/fr_feature.onnx");
+  if (!m) throw th::Skip{"models missing"};
+  cv::Mat full = cv::imdecode(jpg, cv::IMREAD_COLOR), half;
+  cv::resize(full, half, cv::Size(320, 240), 0, 0, cv::INTER_AREA);
+  std::vector<uint8_t> png;
+  cv::imencode(".png", half, png);
+  const std::string input = "{\"width\": 112, \"height\": 112, \"channels\": 3, \"order\": \"RGB\", "
+                            "\"mean\": [127, 127, 127], \"std\": [128, 128, 128]}";
+  std::string pa = write_temp(manifest_json(input), "noflip"), pb = write_temp(manifest_json(input, ", \"flip\": 1"), "flip");
+  Run a = run_engine(pa, png), b = run_engine(pb, png);
+  CHECK(a.code == VZ_OK && b.code == VZ_OK);
+  if (a.tmpl.empty() || b.tmpl.empty()) return;
+  const Prep def{"RGB", {127, 127, 127}, {128, 128, 128}};
+  float c_plain = cosine(a.tmpl, reference(half, a.lm5, def)), c_flip = cosine(b.tmpl, reference(half, b.lm5, def, true));
+  float c_ab = cosine(a.tmpl, b.tmpl);
+  std::printf("  plain vs ref %.5f; flip vs ref(flip) %.5f; plain vs flip %.5f\n", c_plain, c_flip, c_ab);
+  CHECK(c_plain > 0.999f);
+  CHECK(c_flip > 0.999f);
+  CHECK(c_ab < 0.999f && c_ab > 0.8f);  // a different template of the same face
   std::remove(pa.c_str());
   std::remove(pb.c_str());
 }

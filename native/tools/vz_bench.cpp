@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
       size_t t2 = line.find('\t', t1 + 1);
       ids.emplace_back(line.substr(0, t1), line.substr(t1 + 1, t2 - t1 - 1));
     }
-    std::vector<std::string> who;
+    std::vector<std::string> who, names;
     std::vector<std::vector<float>> tm;
     for (size_t i = 0; i < files.size(); i++) {
       std::string base = files[i].substr(files[i].find_last_of('/') + 1), id;
@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
       if (!check(vz_Engine_Analyze(eng, &im, 1, &opt, &r), "analyze")) continue;
       if (r->images[0].num_faces > 0 && r->images[0].faces[0].template_data) {
         who.push_back(id);
+        names.push_back(base);
         tm.emplace_back(r->images[0].faces[0].template_data, r->images[0].faces[0].template_data + r->images[0].faces[0].template_dim);
       } else {
         std::printf("no template: %s\n", base.c_str());
@@ -135,27 +136,64 @@ int main(int argc, char** argv) {
     }
     std::vector<double> gen, imp;
     int rank1 = 0, probes = 0;
+    auto cosine = [&](size_t i, size_t j) {
+      double c = 0;
+      for (size_t k = 0; k < tm[i].size(); k++) c += double(tm[i][k]) * tm[j][k];
+      return c;
+    };
     for (size_t i = 0; i < tm.size(); i++) {
       double best = -2;
       bool best_same = false, has_mate = false;
       for (size_t j = 0; j < tm.size(); j++) {
         if (i == j) continue;
-        double c = 0;
-        for (size_t k = 0; k < tm[i].size(); k++) c += double(tm[i][k]) * tm[j][k];
+        const double c = cosine(i, j);
         if (j > i) (who[i] == who[j] ? gen : imp).push_back(c);
         if (who[i] == who[j]) has_mate = true;
         if (c > best) { best = c; best_same = who[i] == who[j]; }
       }
       if (has_mate) { probes++; rank1 += best_same; }
     }
+    // Gallery protocol of bindings/engine_test.go: the first file by name of
+    // each identity is enrolled, every other file probes the gallery.
+    std::vector<size_t> order(tm.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return names[a] < names[b]; });
+    std::vector<size_t> gallery;
+    for (size_t i : order) {
+      bool seen = false;
+      for (size_t g : gallery) seen = seen || who[g] == who[i];
+      if (!seen) gallery.push_back(i);
+    }
+    int g_right = 0, g_probes = 0;
+    std::string misses;
+    for (size_t i : order) {
+      if (std::find(gallery.begin(), gallery.end(), i) != gallery.end()) continue;
+      g_probes++;
+      double best = -2, own = -2;
+      size_t bi = 0;
+      for (size_t g : gallery) {
+        const double c = cosine(i, g);
+        if (who[g] == who[i]) own = c;
+        if (c > best) { best = c; bi = g; }
+      }
+      if (who[bi] == who[i]) {
+        g_right++;
+      } else {
+        char b[256];
+        std::snprintf(b, sizeof b, " %s->%s %.3f (own %.3f)", names[i].c_str(), who[bi].c_str(), best, own);
+        misses += b;
+      }
+    }
     size_t wins = 0, ties = 0;
     for (double g : gen)
       for (double m : imp) { wins += g > m; ties += g == m; }
     double auc = (double(wins) + 0.5 * double(ties)) / double(std::max<size_t>(1, gen.size() * imp.size()));
     auto mean = [](const std::vector<double>& v) { double s = 0; for (double x : v) s += x; return v.empty() ? 0 : s / double(v.size()); };
-    std::printf("templates %zu genuine %zu (mean %.3f min %.3f) impostor %zu (mean %.3f max %.3f) AUC %.4f rank-1 %d/%d\n",
-                tm.size(), gen.size(), mean(gen), gen.empty() ? 0 : *std::min_element(gen.begin(), gen.end()), imp.size(),
-                mean(imp), imp.empty() ? 0 : *std::max_element(imp.begin(), imp.end()), auc, rank1, probes);
+    auto median = [](std::vector<double> v) { return v.empty() ? 0.0 : pct(v, 0.5); };
+    std::printf("templates %zu genuine %zu (mean %.3f median %.3f min %.3f) impostor %zu (mean %.3f median %.3f max %.3f) AUC %.4f rank-1 %d/%d\n",
+                tm.size(), gen.size(), mean(gen), median(gen), gen.empty() ? 0 : *std::min_element(gen.begin(), gen.end()), imp.size(),
+                mean(imp), median(imp), imp.empty() ? 0 : *std::max_element(imp.begin(), imp.end()), auc, rank1, probes);
+    std::printf("gallery rank-1 %d/%d (%zu enrolled)%s\n", g_right, g_probes, gallery.size(), misses.c_str());
     vz_Engine_Destroy(eng);
     return 0;
   }
