@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,9 +116,11 @@ func run() error {
 	}
 	t0 := time.Now()
 	specList := strings.Split(*specs, "|")
+	reused := 0
 	for i, sp := range specList {
 		if seeded(dataDir, partName(i), *n) {
 			logf("gallery: reusing %s in %s", partName(i), dataDir)
+			reused++
 			continue
 		}
 		if err := seed(dataDir, partName(i), sp, info.RecognizerID, tmpl, *n); err != nil {
@@ -125,6 +128,9 @@ func run() error {
 		}
 	}
 	seedTime := time.Since(t0)
+	if reused == len(specList) {
+		seedTime = -1 // seeded by an earlier run
+	}
 	logf("gallery: %d x %d templates seeded in %v", len(specList), *n, seedTime.Round(time.Second))
 
 	// 3. The binary.
@@ -159,43 +165,69 @@ func run() error {
 	}
 	var rows []row
 	var startTimes []string
-	for _, v := range strings.Split(*variants, ";") {
+	// Every variant's server runs for the whole benchmark and the variants
+	// take turns at each point, so drift in the machine's load (it is
+	// shared) hits them alike.
+	type variant struct {
+		name string
+		srv  *server
+	}
+	var vs []variant
+	defer func() {
+		for _, v := range vs {
+			v.srv.stop()
+		}
+	}()
+	for i, v := range strings.Split(*variants, ";") {
 		v = strings.TrimSpace(v)
+		// The store is locked by its server: each variant gets its own copy.
+		dir := dataDir
+		if i > 0 {
+			dir = filepath.Join(tmp, "data-"+strconv.Itoa(i))
+			if out, err := exec.Command("cp", "-a", dataDir, dir).CombinedOutput(); err != nil {
+				return fmt.Errorf("copy gallery: %v: %s", err, out)
+			}
+		}
 		var extra []string
 		for _, kv := range strings.Split(v, ",") {
 			if k, val, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
 				extra = append(extra, "-"+strings.ReplaceAll(k, "_", "-"), val)
 			}
 		}
-		srv, startT, err := startServer(vizor, dataDir, extra)
+		srv, startT, err := startServer(vizor, dir, extra)
 		if err != nil {
 			return err
 		}
+		vs = append(vs, variant{v, srv})
 		startTimes = append(startTimes, fmt.Sprintf("%s: %v", v, startT.Round(100*time.Millisecond)))
-		for _, ep := range eps {
-			for _, c := range cs {
-				url := srv.url + "/api/v1/" + ep.name
+	}
+	for _, ep := range eps {
+		for _, c := range cs {
+			for _, v := range vs {
+				url := v.srv.url + "/api/v1/" + ep.name
 				cfg := loadgen.Config{URL: url, Bodies: [][]byte{ep.body}, ContentType: "application/json", Mode: loadgen.Closed, Concurrency: c}
 				cfg.Duration = *warm
 				if _, err := loadgen.Run(context.Background(), cfg); err != nil {
-					srv.stop()
 					return err
 				}
 				cfg.Duration = *dur
 				res, err := loadgen.Run(context.Background(), cfg)
 				if err != nil {
-					srv.stop()
 					return err
 				}
 				if res.Errors > 0 {
 					logf("errors: %v %v", res.Status, res.ErrorKinds)
 				}
-				logf("%s %s c=%d: %s", v, ep.label, c, strings.ReplaceAll(res.Summary(), "\n", "; "))
-				rows = append(rows, row{v, ep.label, c, res})
+				logf("%s %s c=%d: %s", v.name, ep.label, c, strings.ReplaceAll(res.Summary(), "\n", "; "))
+				rows = append(rows, row{v.name, ep.label, c, res})
 			}
 		}
-		srv.stop()
 	}
+	order := map[string]int{}
+	for i, v := range vs {
+		order[v.name] = i
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].variant] < order[rows[j].variant] })
 	md := markdown(rows, engFPS, info, seedTime, startTimes)
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
@@ -374,8 +406,12 @@ func cpuModel() string {
 
 func markdown(rows []row, engFPS float64, info bindings.Info, seedTime time.Duration, starts []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Command: `go run ./bench/http/cmd/http-bench` (closed loop over loopback with the fasthttp load generator in bench/loadgen; %v per point after %v warm-up; probe `probe-640x480.jpg` as JSON base64; gallery partitions of %d templates each, one per index spec: synthetic unit vectors plus the probe's own template, seeded through the gallery package in %v). Machine: %s, %d logical CPUs (shared with other work), engine %d workers, backend %s.\n\n",
-		*dur, *warm, *n, seedTime.Round(time.Second), cpuModel(), runtime.NumCPU(), info.Workers, info.Backend)
+	seedNote := "in " + seedTime.Round(time.Second).String()
+	if seedTime < 0 {
+		seedNote = "by an earlier run (-data)"
+	}
+	fmt.Fprintf(&b, "Command: `go run ./bench/http/cmd/http-bench` (closed loop over loopback with the fasthttp load generator in bench/loadgen; %v per point after %v warm-up; probe `probe-640x480.jpg` as JSON base64; gallery partitions of %d templates each, one per index spec: synthetic unit vectors plus the probe's own template, seeded through the gallery package %s). Machine: %s, %d logical CPUs (shared with other work), engine %d workers, backend %s.\n\n",
+		*dur, *warm, *n, seedNote, cpuModel(), runtime.NumCPU(), info.Workers, info.Backend)
 	fmt.Fprintf(&b, "Engine reference, same machine and run: batches of 8 probes from 2 goroutines, **%.1f faces/s**.\n\n", engFPS)
 	b.WriteString("| server variant | endpoint | concurrency | p50 ms | p99 ms | req/s | errors | req/s vs engine batched |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
