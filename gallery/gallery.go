@@ -546,7 +546,7 @@ func (g *Gallery) Enrol(partition, subject string, t Template, opts EnrolOptions
 	vec := slices.Clone(t.Vector)
 	rec := &tmplRec{Created: time.Now().UTC().Truncate(time.Microsecond), Model: t.Model, Vector: vec, Meta: maps.Clone(opts.Meta)}
 	img := opts.Image
-	if !g.cfg.KeepImages {
+	if !g.cfg.KeepImages && !opts.KeepImage {
 		img = nil
 	}
 	rec.HasImage = len(img) > 0

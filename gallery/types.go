@@ -41,8 +41,14 @@ type Template struct {
 
 // EnrolOptions carries optional data stored with a template.
 type EnrolOptions struct {
-	// Image is the original image; kept only when Config.KeepImages is set.
+	// Image is the original image; kept only when Config.KeepImages or
+	// KeepImage is set.
 	Image []byte
+	// KeepImage stores Image even when Config.KeepImages is off: for the
+	// APIs whose contract includes the image (CompreFace downloads by image
+	// id, Facenet512 "stores both the embedding and image"). The XML API
+	// leaves it off, so images stay out of the store by default.
+	KeepImage bool
 	// Meta is free-form metadata (e.g. "filename"); at most 64 entries and
 	// 64 KiB in all.
 	Meta map[string]string

@@ -477,7 +477,7 @@ func (a *API) addFace(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	}
 	part := Partition(k.Key)
 	info, err := a.d.Gallery.Enrol(part, subject, gallery.Template{Model: p.ModelID, Vector: p.Template},
-		gallery.EnrolOptions{Image: img, Meta: map[string]string{"source": "compreface"}})
+		gallery.EnrolOptions{Image: img, KeepImage: true, Meta: map[string]string{"source": "compreface"}})
 	if err != nil {
 		a.storeErr(ctx, err)
 		return

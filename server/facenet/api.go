@@ -171,7 +171,7 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	}
 	key := newKey()
 	_, err = a.d.Gallery.Enrol(Partition, key, gallery.Template{Model: p.ModelID, Vector: p.Template},
-		gallery.EnrolOptions{Image: img, Meta: map[string]string{"filename": name}})
+		gallery.EnrolOptions{Image: img, KeepImage: true, Meta: map[string]string{"filename": name}})
 	if err != nil {
 		fail(ctx, http.StatusInternalServerError, "Error processing image: "+err.Error())
 		return

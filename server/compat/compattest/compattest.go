@@ -112,7 +112,7 @@ func Start(extra ...string) (*Server, error) {
 	s.Main, s.CFAddr = "http://"+addrs[0], addrs[1]
 	s.CompreFace, s.Facenet, s.MassHealth = "http://"+addrs[1], "http://"+addrs[2], "http://"+addrs[3]
 	args := append([]string{"serve", "-addr", addrs[0], "-data-dir", s.DataDir, "-models-dir", filepath.Join(root, "models"),
-		"-keep-images=true", "-log-level", "warn",
+		"-log-level", "warn",
 		"-compreface=true", "-compreface-addr", addrs[1],
 		"-facenet512=true", "-facenet512-addr", addrs[2],
 		"-masshealth=true", "-masshealth-addr", addrs[3]}, extra...)

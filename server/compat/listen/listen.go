@@ -33,8 +33,10 @@ func Start(d compat.Deps) (*Listeners, error) {
 	if err := d.Cfg.ValidateCompat(); err != nil {
 		return nil, err
 	}
-	if !d.Cfg.KeepImages && (c.CompreFace || c.Facenet512) {
-		d.Log.Warn().Msg("keep_images=false: CompreFace image downloads answer empty bodies and Facenet512 references keep no image (set keep_images=true to store them)")
+	if c.CompreFace || c.Facenet512 {
+		// Their contracts include the image, so their partitions keep it
+		// whatever keep_images says (gallery.EnrolOptions.KeepImage).
+		d.Log.Info().Msg("CompreFace and Facenet512 partitions store enrolment images: their APIs download them")
 	}
 	type one struct {
 		api    compat.API
