@@ -426,12 +426,11 @@ func (g *Gallery) readVectors(part string, ids []uint64, fn func(id uint64, v []
 			if v == nil {
 				continue
 			}
-			r, err := decodeTmpl(v, buf)
-			if err != nil {
+			var err error
+			if buf, err = decodeVec(v, buf[:0]); err != nil {
 				return corruptf(g.dbPath, "partition %q template %d: %v", part, id, err)
 			}
-			buf = r.Vector
-			fn(id, r.Vector)
+			fn(id, buf)
 		}
 		return nil
 	})

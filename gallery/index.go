@@ -119,6 +119,10 @@ type fIndex struct {
 	spec      Spec
 	dim       int
 	removable bool // supports remove_ids (HNSW does not)
+	// scratch for spreading a batch over shards (add runs under the
+	// partition's write lock or on an index not yet shared)
+	sv [][]float32
+	si [][]int64
 }
 
 func newIndex(dim int, sp Spec) (*fIndex, error) {
@@ -186,8 +190,13 @@ func (ix *fIndex) add(vecs []float32, ids []int64) error {
 	if len(ids) == 1 {
 		return ix.shards[ids[0]%n].AddWithIDs(vecs, ids)
 	}
-	sv := make([][]float32, n)
-	si := make([][]int64, n)
+	if len(ix.sv) != int(n) {
+		ix.sv, ix.si = make([][]float32, n), make([][]int64, n)
+	}
+	sv, si := ix.sv, ix.si
+	for s := range sv {
+		sv[s], si[s] = sv[s][:0], si[s][:0]
+	}
 	for i, id := range ids {
 		s := id % n
 		sv[s] = append(sv[s], vecs[i*ix.dim:(i+1)*ix.dim]...)

@@ -170,8 +170,30 @@ func (d *decoder) bytes(n uint64) []byte {
 	return v
 }
 
-// decodeTmpl decodes a template record; with vecOnly it skips the metadata.
-// dst, if long enough, receives the vector.
+// decodeVec checks a template record and appends its vector to dst.
+func decodeVec(v []byte, dst []float32) ([]float32, error) {
+	if len(v) < 1+8+1+4 || v[0] != tmplVersion {
+		return dst, fmt.Errorf("bad template record header")
+	}
+	body := v[:len(v)-4]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(v[len(v)-4:]) {
+		return dst, fmt.Errorf("template record checksum mismatch")
+	}
+	d := &decoder{b: body[10:]}
+	d.bytes(d.uvarint()) // model
+	dim := d.uvarint()
+	raw := d.bytes(dim * 4)
+	if d.err {
+		return dst, fmt.Errorf("truncated template record")
+	}
+	for i := uint64(0); i < dim; i++ {
+		dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+	}
+	return dst, nil
+}
+
+// decodeTmpl decodes a template record. dst, if long enough, receives the
+// vector.
 func decodeTmpl(v []byte, dst []float32) (*tmplRec, error) {
 	if len(v) < 1+8+1+4 || v[0] != tmplVersion {
 		return nil, fmt.Errorf("bad template record header")

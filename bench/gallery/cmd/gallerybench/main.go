@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,25 +40,25 @@ import (
 )
 
 var (
-	mode     = flag.String("mode", "all", "all | search | enrol")
-	out      = flag.String("out", "", "also write a Markdown results section to this file")
-	sizes    = flag.String("n", "1000,10000,100000", "gallery sizes (comma-separated)")
-	specs    = flag.String("specs", "Flat|SQfp16;rerank=1|PQ64x4fs;rerank=1|HNSW32,Flat", "index specs to compare, '|'-separated; the first should be Flat (recall reference)")
-	dim      = flag.Int("dim", 512, "template dimension")
-	queries  = flag.Int("queries", 1000, "probes per measurement (half genuine, half impostor)")
-	topK     = flag.Int("k", 5, "subjects per search")
-	cos      = flag.Float64("cos", 0.7, "cosine of genuine probes to their template")
-	dir      = flag.String("dir", "", "work directory (default: a temp dir, removed afterwards)")
-	writers  = flag.Int("writers", 16, "concurrent writers (enrol mode; also used to load the gallery)")
-	count    = flag.Int("count", 20000, "enrolments (enrol mode)")
-	startup  = flag.Bool("startup", true, "measure Close+Open time after loading")
-	reuse    = flag.Bool("reuse", false, "keep the stores in -dir and reuse one holding the right number of templates instead of loading again")
-	parallel = flag.Int("parallel", 0, "also measure throughput with this many concurrent searchers (0: skip)")
+	mode      = flag.String("mode", "all", "all | search | enrol")
+	out       = flag.String("out", "", "also write a Markdown results section to this file")
+	sizes     = flag.String("n", "1000,10000,100000", "gallery sizes (comma-separated)")
+	specs     = flag.String("specs", "Flat|SQfp16;rerank=1|PQ64x4fs;rerank=1|HNSW32,Flat", "index specs to compare, '|'-separated; the first should be Flat (recall reference)")
+	dim       = flag.Int("dim", 512, "template dimension")
+	queries   = flag.Int("queries", 1000, "probes per measurement (half genuine, half impostor)")
+	topK      = flag.Int("k", 5, "subjects per search")
+	cos       = flag.Float64("cos", 0.7, "cosine of genuine probes to their template")
+	dir       = flag.String("dir", "", "work directory (default: a temp dir, removed afterwards)")
+	writers   = flag.Int("writers", 16, "concurrent writers (enrol mode; also used to load the gallery)")
+	count     = flag.Int("count", 20000, "enrolments (enrol mode)")
+	startup   = flag.Bool("startup", true, "measure Close+Open time after loading")
+	reuse     = flag.Bool("reuse", false, "keep the stores in -dir and reuse one holding the right number of templates instead of loading again")
+	startProf = flag.String("startup-profile", "", "write a CPU profile of the (last) start-up to this file")
+	parallel  = flag.Int("parallel", 0, "also measure throughput with this many concurrent searchers (0: skip)")
 )
 
 func main() {
 	flag.Parse()
-	debug.SetGCPercent(50)
 	work := *dir
 	if work == "" {
 		d, err := os.MkdirTemp("", "gallerybench")
@@ -397,10 +398,18 @@ func searchBench(work string, n int) {
 		}
 		if *startup {
 			check(g.Close())
+			if *startProf != "" {
+				f, err := os.Create(*startProf)
+				check(err)
+				check(pprof.StartCPUProfile(f))
+			}
 			t0 := time.Now()
 			g, err = gallery.Open(cfg)
 			check(err)
 			row.startup = time.Since(t0)
+			if *startProf != "" {
+				pprof.StopCPUProfile()
+			}
 			fmt.Printf("RESULT n=%d spec=%q startup=%.2fs (page cache warm) notes=%v\n", n, spec, time.Since(t0).Seconds(), g.Stats().Notes)
 		}
 		rows = append(rows, row)
