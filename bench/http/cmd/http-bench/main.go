@@ -48,7 +48,7 @@ var (
 	models   = flag.String("models", "models", "models directory")
 	keep     = flag.Bool("keep", false, "keep the temp dir")
 	reuse    = flag.String("data", "", "gallery dir to reuse (seeded by an earlier run with the same -n and -specs; created and kept when missing)")
-	specs    = flag.String("specs", "HNSW32,Flat;efSearch=128|Flat", "'|'-separated gallery index specs; one seeded partition each (search runs on each, verify on the first)")
+	specs    = flag.String("specs", "PQ64x4fs;rerank=1|Flat", "'|'-separated gallery index specs; one seeded partition each (search runs on each, verify on the first)")
 )
 
 const subject = "probe-subject"
