@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"vizor/bindings"
 	"vizor/gallery"
 	"vizor/server"
@@ -121,6 +123,9 @@ func runServe(args []string) error {
 		Int("batch_max", cfg.BatchMax).
 		Msg("vizor serving the biometric XML search API")
 
+	stopSnapshots := snapshotLoop(gal, cfg.SnapshotInterval, log)
+	defer stopSnapshots()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	sigs := make(chan os.Signal, 1)
@@ -147,4 +152,32 @@ func runServe(args []string) error {
 		return closeErr
 	}
 	return nil
+}
+
+// snapshotLoop snapshots the gallery's trained and graph indexes every
+// interval, so a crash costs at most one interval of replay at start-up
+// (Close snapshots too). It returns the function that stops it.
+func snapshotLoop(gal *gallery.Gallery, every time.Duration, log zerolog.Logger) func() {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				start := time.Now()
+				if err := gal.Snapshot(); err != nil {
+					log.Error().Err(err).Msg("gallery snapshot failed")
+					continue
+				}
+				log.Debug().Dur("took", time.Since(start)).Msg("gallery snapshot")
+			}
+		}
+	}()
+	return func() { close(done) }
 }

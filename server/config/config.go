@@ -50,6 +50,10 @@ type Config struct {
 	MaxBodyBytes   int           // request body limit (413 beyond)
 	MaxPixels      int64         // refuse images declaring more pixels
 	RequestTimeout time.Duration // per-request processing deadline
+	// SnapshotInterval is how often the gallery snapshots its trained and
+	// graph indexes, bounding what start-up replays after a crash; 0: only
+	// at shutdown.
+	SnapshotInterval time.Duration
 	ReadTimeout    time.Duration // whole-request read deadline (slow bodies are cut)
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
@@ -197,6 +201,7 @@ var Settings = []Setting{
 	mk("max_top_k", "100", "largest top_k accepted", integer, func(c *Config) *int { return &c.MaxTopK }),
 	mk("max_body_bytes", "16MiB", "request body limit (413 beyond)", integer, func(c *Config) *int { return &c.MaxBodyBytes }),
 	mk("max_pixels", "40000000", "refuse images declaring more pixels (413)", int64v, func(c *Config) *int64 { return &c.MaxPixels }),
+	mk("snapshot_interval", "10m", "how often the gallery snapshots its HNSW/IVF/PQ indexes so a restart after a crash replays little (0: only at shutdown)", duration, func(c *Config) *time.Duration { return &c.SnapshotInterval }),
 	mk("request_timeout", "30s", "processing deadline of one request (503 beyond)", duration, func(c *Config) *time.Duration { return &c.RequestTimeout }),
 	mk("read_timeout", "15s", "deadline to read a whole request; slow (slowloris) clients are disconnected", duration, func(c *Config) *time.Duration { return &c.ReadTimeout }),
 	mk("write_timeout", "30s", "deadline to write a response", duration, func(c *Config) *time.Duration { return &c.WriteTimeout }),
