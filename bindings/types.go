@@ -1,6 +1,6 @@
 package bindings
 
-import "math"
+import "vizor/internal/vec"
 
 // Stage selects pipeline stages (mirrors VZ_STAGE_*). Later stages pull in
 // what they need: StageTemplate implies landmarks and alignment.
@@ -150,22 +150,6 @@ type Info struct {
 	Models         []ModelInfo
 }
 
-// Cosine returns the cosine similarity of two templates. Templates from the
-// engine are L2-normalised, so this is their inner product; it still
-// normalises so that foreign vectors compare correctly.
-func Cosine(a, b []float32) float32 {
-	if len(a) != len(b) || len(a) == 0 {
-		return 0
-	}
-	var dot, na, nb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		dot += x * y
-		na += x * x
-		nb += y * y
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return float32(dot / math.Sqrt(na*nb))
-}
+// Cosine returns the cosine similarity of two templates (vec.Cosine: 0 for
+// empty, zero or mismatched vectors).
+func Cosine(a, b []float32) float32 { return vec.Cosine(a, b) }

@@ -270,25 +270,33 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	route.Handler(ctx)
 }
 
-func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
-	lat := time.Since(req.start)
+// RequestDone counts a finished request in the metrics and starts its log
+// line (request id, route, status, latency, sizes; never bodies). Callers
+// add their own fields and send it with Msg. Every listener of the process
+// logs and counts requests through it.
+func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, route string, start time.Time) *zerolog.Event {
+	lat := time.Since(start)
 	status := ctx.Response.StatusCode()
-	s.m.Requests.With(req.Route, strconv.Itoa(status)).Inc()
-	s.m.Latency.With(req.Route).Observe(lat.Seconds())
+	m.Requests.With(route, strconv.Itoa(status)).Inc()
+	m.Latency.With(route).Observe(lat.Seconds())
 	lvl := zerolog.InfoLevel
 	if status >= 500 {
 		lvl = zerolog.ErrorLevel
 	}
-	ev := s.log.WithLevel(lvl).
-		Str("id", req.ID).
+	return log.WithLevel(lvl).
+		Str("id", id).
 		Str("method", string(ctx.Method())).
 		Str("path", string(ctx.Path())).
-		Str("route", req.Route).
+		Str("route", route).
 		Int("status", status).
 		Float64("latency_ms", float64(lat.Microseconds())/1000).
 		Int("bytes_in", len(ctx.Request.Body())).
 		Int("bytes_out", len(ctx.Response.Body())).
 		Str("remote", ctx.RemoteIP().String())
+}
+
+func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
+	ev := RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.start)
 	if req.key != nil {
 		ev = ev.Str("key", req.key.id)
 	}

@@ -14,6 +14,7 @@ import (
 	"vizor/bench/eval/dataset"
 	"vizor/bench/eval/metrics"
 	"vizor/bench/eval/report"
+	"vizor/internal/vec"
 )
 
 // Template is what the engine made of one image: the largest face's
@@ -126,17 +127,7 @@ func Cosine(a, b []float32) float64 {
 	if len(a) != len(b) || len(a) == 0 {
 		return math.NaN()
 	}
-	var dot, na, nb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		dot += x * y
-		na += x * x
-		nb += y * y
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(na*nb)
+	return float64(vec.Cosine(a, b))
 }
 
 // Evaluate extracts templates for set and computes every figure. The

@@ -233,24 +233,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
-	lat := time.Since(req.start)
-	status := ctx.Response.StatusCode()
-	s.m.Requests.With(req.Route, strconv.Itoa(status)).Inc()
-	s.m.Latency.With(req.Route).Observe(lat.Seconds())
-	lvl := zerolog.InfoLevel
-	if status >= 500 {
-		lvl = zerolog.ErrorLevel
-	}
-	ev := s.log.WithLevel(lvl).
-		Str("id", req.ID).
-		Str("method", string(ctx.Method())).
-		Str("path", string(ctx.Path())).
-		Str("route", req.Route).
-		Int("status", status).
-		Float64("latency_ms", float64(lat.Microseconds())/1000).
-		Int("bytes_in", len(ctx.Request.Body())).
-		Int("bytes_out", len(ctx.Response.Body())).
-		Str("remote", ctx.RemoteIP().String())
+	ev := server.RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.start)
 	if req.Key != "" {
 		ev = ev.Str("key", req.Key)
 	}

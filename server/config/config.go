@@ -54,11 +54,11 @@ type Config struct {
 	// graph indexes, bounding what start-up replays after a crash; 0: only
 	// at shutdown.
 	SnapshotInterval time.Duration
-	ReadTimeout    time.Duration // whole-request read deadline (slow bodies are cut)
-	WriteTimeout   time.Duration
-	IdleTimeout    time.Duration
-	MaxInFlight    int // concurrent biometric requests; 503 beyond
-	ShutdownGrace  time.Duration
+	ReadTimeout      time.Duration // whole-request read deadline (slow bodies are cut)
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+	MaxInFlight      int // concurrent biometric requests; 503 beyond
+	ShutdownGrace    time.Duration
 
 	EngineWorkers int
 	EngineThreads int // threads per engine worker (intra-op)

@@ -2,8 +2,9 @@ package service
 
 import (
 	"context"
-	"math"
 	"sync"
+
+	"vizor/internal/vec"
 )
 
 // This file adds the two operations the drop-in compatibility flavours
@@ -63,21 +64,5 @@ func (s *Service) Compare(ctx context.Context, image1, image2 []byte, o Options)
 	return res, nil
 }
 
-// Cosine is the cosine similarity of two vectors (0 when either is empty,
-// zero or their lengths differ).
-func Cosine(a, b []float32) float32 {
-	if len(a) != len(b) || len(a) == 0 {
-		return 0
-	}
-	var dot, na, nb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		dot += x * y
-		na += x * x
-		nb += y * y
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return float32(dot / math.Sqrt(na*nb))
-}
+// Cosine is the cosine similarity of two templates (vec.Cosine).
+func Cosine(a, b []float32) float32 { return vec.Cosine(a, b) }
