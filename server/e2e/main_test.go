@@ -97,7 +97,19 @@ func freePort() (string, error) {
 }
 
 // startServer runs bin/vizor serve with a fresh port and the repo's models.
+// The port is picked free and then handed to the server, so another process
+// (parallel tests' client connections share the ephemeral range) can take it
+// in between: then it starts again on a fresh one.
 func startServer(dataDir string, extra ...string) (*proc, error) {
+	for attempt := 1; ; attempt++ {
+		p, err := startServerOnce(dataDir, extra...)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return p, err
+		}
+	}
+}
+
+func startServerOnce(dataDir string, extra ...string) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err

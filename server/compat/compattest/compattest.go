@@ -103,10 +103,28 @@ func Start(extra ...string) (*Server, error) {
 		}
 		s.Keys[k[0]] = strings.TrimSpace(out)
 	}
+	// The ports are picked free and then handed to the server, so another
+	// process (a parallel test's client connections use the same ephemeral
+	// range) can take one in between: start again on fresh ports then.
+	for attempt := 1; ; attempt++ {
+		err := s.start(root, extra)
+		if err == nil {
+			return s, nil
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			_ = os.RemoveAll(tmp)
+			return nil, err
+		}
+	}
+}
+
+// start picks four free loopback ports and starts the binary on them.
+func (s *Server) start(root string, extra []string) error {
+	var err error
 	var addrs [4]string
 	for i := range addrs {
 		if addrs[i], err = freeAddr(); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	s.Main, s.CFAddr = "http://"+addrs[0], addrs[1]
@@ -120,7 +138,7 @@ func Start(extra ...string) (*Server, error) {
 	s.cmd.Env = s.env()
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
-		return fail(err)
+		return err
 	}
 	go func() { s.done <- s.cmd.Wait() }()
 	deadline := time.Now().Add(90 * time.Second)
@@ -128,13 +146,13 @@ func Start(extra ...string) (*Server, error) {
 		for {
 			select {
 			case err := <-s.done:
-				_ = os.RemoveAll(tmp)
-				return nil, fmt.Errorf("server exited at start: %v\n%s", err, s.Log())
+				return fmt.Errorf("server exited at start: %v\n%s", err, s.Log())
 			default:
 			}
 			if time.Now().After(deadline) {
-				_ = s.Stop()
-				return nil, fmt.Errorf("server not ready after 90s\n%s", s.Log())
+				_ = s.cmd.Process.Kill()
+				<-s.done
+				return fmt.Errorf("server not ready after 90s\n%s", s.Log())
 			}
 			resp, err := http.Get(u)
 			if err == nil {
@@ -145,7 +163,7 @@ func Start(extra ...string) (*Server, error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 func (s *Server) env() []string {
