@@ -846,6 +846,20 @@ func (a *API) pluginVersions(o opts, calculator bool) map[string]string {
 }
 
 // analyze runs the detailed engine call; no face is CompreFace's 400/28.
+// analyzeFile reads the request's "file" image (multipart, or Base64 in a
+// JSON body) and analyses it; false when an error response was written.
+func (a *API) analyzeFile(ctx *fasthttp.RequestCtx, o opts, template bool) (compat.Analysis, bool) {
+	body, ok := jsonBody(ctx)
+	if !ok {
+		return compat.Analysis{}, false
+	}
+	img, ok := a.image(ctx, "file", body)
+	if !ok {
+		return compat.Analysis{}, false
+	}
+	return a.analyze(ctx, img, o, template)
+}
+
 func (a *API) analyze(ctx *fasthttp.RequestCtx, img []byte, o opts, template bool) (compat.Analysis, bool) {
 	an, err := a.d.Engine.AnalyzeDetail(compat.From(ctx).Ctx, img, o.detail(template))
 	if err != nil {
@@ -879,15 +893,7 @@ func (a *API) recognize(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	if !ok {
 		return
 	}
-	body, ok := jsonBody(ctx)
-	if !ok {
-		return
-	}
-	img, ok := a.image(ctx, "file", body)
-	if !ok {
-		return
-	}
-	an, ok := a.analyze(ctx, img, o, true)
+	an, ok := a.analyzeFile(ctx, o, true)
 	if !ok {
 		return
 	}
@@ -929,15 +935,7 @@ func (a *API) verifyFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 		fail(ctx, http.StatusNotFound, codeImageNotFound, fmt.Sprintf("Image %s not found", p["image_id"]))
 		return
 	}
-	body, ok := jsonBody(ctx)
-	if !ok {
-		return
-	}
-	img, ok := a.image(ctx, "file", body)
-	if !ok {
-		return
-	}
-	an, ok := a.analyze(ctx, img, o, true)
+	an, ok := a.analyzeFile(ctx, o, true)
 	if !ok {
 		return
 	}
@@ -961,15 +959,7 @@ func (a *API) detect(ctx *fasthttp.RequestCtx, _ compat.Params, _ Key) {
 	if !ok {
 		return
 	}
-	body, ok := jsonBody(ctx)
-	if !ok {
-		return
-	}
-	img, ok := a.image(ctx, "file", body)
-	if !ok {
-		return
-	}
-	an, ok := a.analyze(ctx, img, o, false)
+	an, ok := a.analyzeFile(ctx, o, false)
 	if !ok {
 		return
 	}
