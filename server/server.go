@@ -7,13 +7,10 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -112,18 +109,15 @@ type Server struct {
 	flavour  Flavour
 	routes   map[string]map[string]*Route // path -> method -> route
 	inFlight chan struct{}
-	idPrefix string
-	idSeq    atomic.Uint64
+	ids      *RequestIDs
 	srv      *fasthttp.Server
 }
 
 // New builds a server for one flavour.
 func New(cfg config.Config, log zerolog.Logger, m *Metrics, fl Flavour) *Server {
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
 	s := &Server{cfg: cfg, log: log, m: m, auth: NewAuth(cfg.APIKeys), flavour: fl,
 		routes: map[string]map[string]*Route{}, inFlight: make(chan struct{}, cfg.MaxInFlight),
-		idPrefix: hex.EncodeToString(rnd[:])}
+		ids: NewRequestIDs()}
 	for _, r := range fl.Routes() {
 		s.add(r)
 	}
@@ -173,24 +167,8 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 // (until ctx ends).
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
 
-func (s *Server) newID(ctx *fasthttp.RequestCtx) string {
-	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 64 && printable(v) {
-		return string(v)
-	}
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
-}
-
-func printable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x21 || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	req := &Request{start: time.Now(), ID: s.newID(ctx)}
+	req := &Request{start: time.Now(), ID: s.ids.Next(ctx)}
 	ctx.Response.Header.Set("X-Request-Id", req.ID)
 	path := string(ctx.Path())
 	methods := s.routes[path]

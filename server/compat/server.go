@@ -12,15 +12,12 @@ package compat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -85,18 +82,15 @@ type Server struct {
 	m        *server.Metrics
 	routes   []route
 	inFlight chan struct{}
-	idPrefix string
-	idSeq    atomic.Uint64
+	ids      *server.RequestIDs
 	srv      *fasthttp.Server
 }
 
 // NewServer builds a listener for api with the main server's limits,
 // timeouts and metrics.
 func NewServer(api API, cfg config.Config, log zerolog.Logger, m *server.Metrics) *Server {
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
 	s := &Server{api: api, cfg: cfg, log: log.With().Str("api", api.Name()).Logger(), m: m,
-		inFlight: make(chan struct{}, max(1, cfg.MaxInFlight)), idPrefix: hex.EncodeToString(rnd[:])}
+		inFlight: make(chan struct{}, max(1, cfg.MaxInFlight)), ids: server.NewRequestIDs()}
 	for _, r := range api.Routes() {
 		s.routes = append(s.routes, route{Route: r, segs: split(r.Pattern)})
 	}
@@ -171,24 +165,8 @@ func (s *Server) match(method, rawPath string) (*route, Params, []string) {
 	return nil, nil, allow
 }
 
-func (s *Server) newID(ctx *fasthttp.RequestCtx) string {
-	if v := ctx.Request.Header.Peek("X-Request-Id"); len(v) > 0 && len(v) <= 64 && printable(v) {
-		return string(v)
-	}
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
-}
-
-func printable(b []byte) bool {
-	for _, c := range b {
-		if c < 0x21 || c > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	req := &Request{start: time.Now(), ID: s.newID(ctx), Ctx: context.Background(), Route: s.api.Name() + "_unmatched"}
+	req := &Request{start: time.Now(), ID: s.ids.Next(ctx), Ctx: context.Background(), Route: s.api.Name() + "_unmatched"}
 	ctx.Response.Header.Set("X-Request-Id", req.ID)
 	ctx.SetUserValue(reqKey, req)
 	defer s.finish(ctx, req)
