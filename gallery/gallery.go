@@ -686,26 +686,19 @@ func (p *part) compact() {
 // DeleteTemplate deletes one template. Deleting a subject's last template
 // deletes the subject.
 func (g *Gallery) DeleteTemplate(partition string, id uint64) error {
-	if !g.enter() {
-		return ErrClosed
-	}
-	defer g.leave()
-	p, err := g.lookup(partition)
-	if err != nil {
-		return err
-	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.dead {
-		return fmt.Errorf("%w: %q", ErrPartitionNotFound, partition)
-	}
+	return g.inPartition(partition, false, func(p *part) error {
+		return g.deleteTemplate(p, partition, id)
+	})
+}
+
+func (g *Gallery) deleteTemplate(p *part, partition string, id uint64) error {
 	p.ixmu.RLock()
 	subject, ok := p.owner[id]
 	p.ixmu.RUnlock()
 	if !ok {
 		return fmt.Errorf("%w: %d in partition %q", ErrTemplateNotFound, id, partition)
 	}
-	err = g.db.Batch(func(tx *bolt.Tx) error {
+	err := g.db.Batch(func(tx *bolt.Tx) error {
 		pb := tx.Bucket(partBucketName(partition))
 		if pb == nil {
 			return fmt.Errorf("%w: %q", ErrPartitionNotFound, partition)
@@ -742,6 +735,13 @@ func deleteTemplateTx(tx *bolt.Tx, pb *bolt.Bucket, id uint64, subject string) e
 
 // exclusive runs fn holding p.mu exclusively, failing if p was deleted.
 func (g *Gallery) exclusive(partition string, fn func(p *part) error) error {
+	return g.inPartition(partition, true, fn)
+}
+
+// inPartition runs fn on a live partition holding p.mu: exclusively for
+// subject and partition operations, shared for single-template mutations
+// (which then group-commit with enrolments).
+func (g *Gallery) inPartition(partition string, exclusive bool, fn func(p *part) error) error {
 	if !g.enter() {
 		return ErrClosed
 	}
@@ -750,8 +750,13 @@ func (g *Gallery) exclusive(partition string, fn func(p *part) error) error {
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	if exclusive {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	} else {
+		p.mu.RLock()
+		defer p.mu.RUnlock()
+	}
 	if p.dead {
 		return fmt.Errorf("%w: %q", ErrPartitionNotFound, partition)
 	}
