@@ -571,6 +571,22 @@ func (a *API) lookupImage(part, imageID string) (gallery.TemplateInfo, gallery.T
 	return info, t, err == nil, err
 }
 
+// refTemplate is the stored template of a verification's image_id; it
+// answers the request itself (404 with notFoundCode, or a store error) when
+// there is none.
+func (a *API) refTemplate(ctx *fasthttp.RequestCtx, part, imageID string, notFoundCode int) (gallery.Template, bool) {
+	_, ref, found, err := a.lookupImage(part, imageID)
+	if err != nil {
+		a.storeErr(ctx, err)
+		return gallery.Template{}, false
+	}
+	if !found {
+		fail(ctx, http.StatusNotFound, notFoundCode, fmt.Sprintf("Image %s not found", imageID))
+		return gallery.Template{}, false
+	}
+	return ref, true
+}
+
 func (a *API) deleteOne(part, imageID string) (faceRef, bool, error) {
 	info, _, ok, err := a.lookupImage(part, imageID)
 	if err != nil || !ok {
@@ -901,23 +917,30 @@ func (a *API) recognize(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	result := make([]faceJSON, 0, len(an.Faces))
 	for _, f := range an.Faces {
 		fj := a.face(f, an, o)
-		subs := []subjectJSON{}
-		cands, err := a.d.Gallery.Search(part, a.probeTemplate(f.Template), o.predCount, -1)
-		if err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) {
-			a.storeErr(ctx, err)
+		subs, ok := a.searchSubjects(ctx, part, f.Template, o.predCount, thr)
+		if !ok {
 			return
-		}
-		for _, c := range cands {
-			subs = append(subs, subjectJSON{Subject: c.Subject, Similarity: compat.Similarity(c.Score, thr)})
 		}
 		fj.Subjects = &subs
 		result = append(result, fj)
 	}
-	out := map[string]any{"result": result}
-	if o.status {
-		out["plugins_versions"] = a.pluginVersions(o, true)
+	a.writeFaces(ctx, o, result, true)
+}
+
+// searchSubjects is the best n subjects of a collection for one template
+// (an empty list when the collection has none yet); on a store error it
+// answers the request itself.
+func (a *API) searchSubjects(ctx *fasthttp.RequestCtx, part string, tmpl []float32, n int, thr float32) ([]subjectJSON, bool) {
+	cands, err := a.d.Gallery.Search(part, a.probeTemplate(tmpl), n, -1)
+	if err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) {
+		a.storeErr(ctx, err)
+		return nil, false
 	}
-	compat.WriteJSON(ctx, http.StatusOK, out)
+	subs := []subjectJSON{}
+	for _, c := range cands {
+		subs = append(subs, subjectJSON{Subject: c.Subject, Similarity: compat.Similarity(c.Score, thr)})
+	}
+	return subs, true
 }
 
 func (a *API) verifyFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
@@ -926,13 +949,8 @@ func (a *API) verifyFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 		return
 	}
 	part := Partition(k.Key)
-	_, ref, found, err := a.lookupImage(part, p["image_id"])
-	if err != nil {
-		a.storeErr(ctx, err)
-		return
-	}
-	if !found {
-		fail(ctx, http.StatusNotFound, codeImageNotFound, fmt.Sprintf("Image %s not found", p["image_id"]))
+	ref, ok := a.refTemplate(ctx, part, p["image_id"], codeImageNotFound)
+	if !ok {
 		return
 	}
 	an, ok := a.analyzeFile(ctx, o, true)
@@ -947,9 +965,16 @@ func (a *API) verifyFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 		fj.Similarity = &s
 		result = append(result, fj)
 	}
+	a.writeFaces(ctx, o, result, true)
+}
+
+// writeFaces answers a recognize, verify or detect request: the faces and,
+// with status=true, the plugin versions (the calculator only where a
+// template was computed).
+func (a *API) writeFaces(ctx *fasthttp.RequestCtx, o opts, result []faceJSON, recognition bool) {
 	out := map[string]any{"result": result}
 	if o.status {
-		out["plugins_versions"] = a.pluginVersions(o, true)
+		out["plugins_versions"] = a.pluginVersions(o, recognition)
 	}
 	compat.WriteJSON(ctx, http.StatusOK, out)
 }
@@ -967,11 +992,7 @@ func (a *API) detect(ctx *fasthttp.RequestCtx, _ compat.Params, _ Key) {
 	for _, f := range an.Faces {
 		result = append(result, a.face(f, an, o))
 	}
-	out := map[string]any{"result": result}
-	if o.status {
-		out["plugins_versions"] = a.pluginVersions(o, false)
-	}
-	compat.WriteJSON(ctx, http.StatusOK, out)
+	a.writeFaces(ctx, o, result, false)
 }
 
 func (a *API) verifyImages(ctx *fasthttp.RequestCtx, _ compat.Params, _ Key) {
@@ -1109,14 +1130,9 @@ func (a *API) embRecognize(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	}
 	result := make([]item, 0, len(es))
 	for _, e := range es {
-		cands, err := a.d.Gallery.Search(part, a.probeTemplate(normalized(e)), o.predCount, -1)
-		if err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) {
-			a.storeErr(ctx, err)
+		sims, ok := a.searchSubjects(ctx, part, normalized(e), o.predCount, thr)
+		if !ok {
 			return
-		}
-		sims := []subjectJSON{}
-		for _, c := range cands {
-			sims = append(sims, subjectJSON{Subject: c.Subject, Similarity: compat.Similarity(c.Score, thr)})
 		}
 		result = append(result, item{Embedding: e, Similarities: sims})
 	}
@@ -1129,13 +1145,8 @@ func (a *API) embVerifyFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 		return
 	}
 	part := Partition(k.Key)
-	_, ref, found, err := a.lookupImage(part, p["image_id"])
-	if err != nil {
-		a.storeErr(ctx, err)
-		return
-	}
-	if !found {
-		fail(ctx, http.StatusNotFound, codeEmbNotFound, fmt.Sprintf("Image %s not found", p["image_id"]))
+	ref, ok := a.refTemplate(ctx, part, p["image_id"], codeEmbNotFound)
+	if !ok {
 		return
 	}
 	es, ok := a.embeddings(ctx, m["embeddings"], "embeddings")
