@@ -1041,33 +1041,36 @@ func (g *Gallery) Partitions() []string {
 }
 
 // Subjects lists a partition's subjects, sorted bytewise.
-func (g *Gallery) Subjects(partition string) ([]string, error) {
-	if !g.enter() {
-		return nil, ErrClosed
-	}
-	defer g.leave()
-	p, err := g.lookup(partition)
-	if err != nil {
-		return nil, err
-	}
-	p.ixmu.RLock()
-	defer p.ixmu.RUnlock()
-	return slices.Sorted(maps.Keys(p.subjects)), nil
+func (g *Gallery) Subjects(partition string) (subjects []string, err error) {
+	err = g.reading(partition, func(p *part) {
+		subjects = slices.Sorted(maps.Keys(p.subjects))
+	})
+	return subjects, err
 }
 
 // HasSubject reports whether subject has at least one template in partition.
-func (g *Gallery) HasSubject(partition, subject string) (bool, error) {
+func (g *Gallery) HasSubject(partition, subject string) (has bool, err error) {
+	err = g.reading(partition, func(p *part) {
+		has = len(p.subjects[subject]) > 0
+	})
+	return has, err
+}
+
+// reading runs fn on partition's in-memory state (index, subject map)
+// holding its read lock.
+func (g *Gallery) reading(partition string, fn func(p *part)) error {
 	if !g.enter() {
-		return false, ErrClosed
+		return ErrClosed
 	}
 	defer g.leave()
 	p, err := g.lookup(partition)
 	if err != nil {
-		return false, err
+		return err
 	}
 	p.ixmu.RLock()
 	defer p.ixmu.RUnlock()
-	return len(p.subjects[subject]) > 0, nil
+	fn(p)
+	return nil
 }
 
 // Templates lists the templates of subject in partition in id order, or of
