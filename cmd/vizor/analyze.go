@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,25 +54,12 @@ func runAnalyze(args []string) error {
 		fs.Usage()
 		return errors.New("no photos given")
 	}
-	images := make([][]byte, fs.NArg())
-	for i, p := range fs.Args() {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		images[i] = b
-	}
-	eng, err := ef.open()
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
 	opts := bindings.Options{Stages: bindings.StageDefault, MaxFaces: *maxFaces, DetThreshold: float32(*thr)}
 	if *attrs {
 		opts.Stages |= bindings.StageAttributes
 		opts.Attributes = bindings.AttrAll
 	}
-	results, err := eng.Analyze(context.Background(), images, opts)
+	results, _, err := ef.analyzeFiles(fs.Args(), opts)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"vizor/bindings"
 )
@@ -30,20 +28,7 @@ func runCompare(args []string) error {
 		fs.Usage()
 		return errors.New("compare takes exactly two photos")
 	}
-	images := make([][]byte, 2)
-	for i := range images {
-		b, err := os.ReadFile(fs.Arg(i))
-		if err != nil {
-			return err
-		}
-		images[i] = b
-	}
-	eng, err := ef.open()
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	results, err := eng.Analyze(context.Background(), images,
+	results, info, err := ef.analyzeFiles(fs.Args(),
 		bindings.Options{Stages: bindings.StageDetect | bindings.StageTemplate, MaxFaces: 1})
 	if err != nil {
 		return err
@@ -58,7 +43,7 @@ func runCompare(args []string) error {
 	}
 	threshold := float32(*thr)
 	if threshold == 0 {
-		threshold = eng.Info().MatchThreshold
+		threshold = info.MatchThreshold
 	}
 	score := bindings.Cosine(results[0].Faces[0].Template, results[1].Faces[0].Template)
 	verdict := "different people"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -23,6 +24,26 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 
 func (f *engineFlags) open() (*bindings.Engine, error) {
 	return bindings.Open(bindings.Config{ModelsDir: f.models, Workers: f.workers, Backend: f.backend})
+}
+
+// analyzeFiles reads the photos at paths and analyses them in one batch with
+// an engine opened for the call; it also returns that engine's model info.
+func (f *engineFlags) analyzeFiles(paths []string, opts bindings.Options) ([]bindings.Result, bindings.Info, error) {
+	images := make([][]byte, len(paths))
+	for i, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, bindings.Info{}, err
+		}
+		images[i] = b
+	}
+	eng, err := f.open()
+	if err != nil {
+		return nil, bindings.Info{}, err
+	}
+	defer eng.Close()
+	results, err := eng.Analyze(context.Background(), images, opts)
+	return results, eng.Info(), err
 }
 
 // defaultModelsDir is $VIZOR_MODELS_DIR, else ./models, else the models
