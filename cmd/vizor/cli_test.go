@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"vizor/internal/faceset"
+	"vizor/internal/vizorproc"
 )
 
 // vizorBinary builds bin/vizor from this package into a temporary folder, so
@@ -31,8 +32,8 @@ func vizorBinary(t *testing.T) (bin, models, faces string) {
 		t.Fatal(err)
 	}
 	bin = filepath.Join(t.TempDir(), "vizor")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := vizorproc.Build(root, bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin, filepath.Join(root, "models"), filepath.Join(dir, "faces")
 }

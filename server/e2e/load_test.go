@@ -216,7 +216,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	time.Sleep(30 * time.Millisecond) // let them reach the server
 	if err := p.stop(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, p.log.String())
+		t.Fatalf("exit: %v\n%s", err, p.Log.String())
 	}
 	ok := 0
 	for i := 0; i < n; i++ {

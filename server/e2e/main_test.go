@@ -9,19 +9,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"vizor/internal/vizorproc"
 )
 
 var (
@@ -56,11 +55,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	binPath = filepath.Join(tmp, "vizor")
-	build := exec.Command("go", "build", "-o", binPath, "./cmd/vizor")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/vizor: %v\n", err)
+	if err := vizorproc.Build(repoRoot, binPath); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	srv0, err = startServer(filepath.Join(tmp, "data"), "-read-timeout", "3s")
@@ -80,82 +76,44 @@ func run(m *testing.M) int {
 
 // proc is a running bin/vizor serve.
 type proc struct {
-	cmd  *exec.Cmd
+	*vizorproc.Proc
 	url  string
 	addr string
-	log  *syncBuffer
-	done chan error
 }
 
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// startServer runs bin/vizor serve with a fresh port and the repo's models.
-// The port is picked free and then handed to the server, so another process
-// (parallel tests' client connections share the ephemeral range) can take it
-// in between: then it starts again on a fresh one.
+// startServer runs bin/vizor serve on a fresh port with the repo's models
+// and waits for /health.
 func startServer(dataDir string, extra ...string) (*proc, error) {
-	for attempt := 1; ; attempt++ {
-		p, err := startServerOnce(dataDir, extra...)
-		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
-			return p, err
+	var p *proc
+	err := vizorproc.RetryPortClash(func() error {
+		addr, err := vizorproc.FreeAddr()
+		if err != nil {
+			return err
 		}
-	}
-}
-
-func startServerOnce(dataDir string, extra ...string) (*proc, error) {
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	args := append([]string{"serve", "-addr", addr, "-data-dir", dataDir,
-		"-models-dir", filepath.Join(repoRoot, "models"), "-log-level", "warn"}, extra...)
-	cmd := exec.Command(binPath, args...)
-	cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
-	logBuf := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logBuf, logBuf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, url: "http://" + addr, addr: addr, log: logBuf, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.done:
-			return nil, fmt.Errorf("server exited at start: %v\n%s", err, logBuf.String())
-		default:
-		}
-		res, err := http.Get(p.url + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p, nil
+		args := append([]string{"serve", "-addr", addr, "-data-dir", dataDir,
+			"-models-dir", filepath.Join(repoRoot, "models"), "-log-level", "warn"}, extra...)
+		cmd := exec.Command(binPath, args...)
+		cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
+		url := "http://" + addr
+		vp, err := vizorproc.Start(cmd, 60*time.Second, func() bool {
+			res, err := http.Get(url + "/health")
+			if err != nil {
+				return false
 			}
+			res.Body.Close()
+			return res.StatusCode == 200
+		})
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	return nil, fmt.Errorf("server not healthy after 60s\n%s", logBuf.String())
+		p = &proc{Proc: vp, url: url, addr: addr}
+		return nil
+	})
+	return p, err
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		return err
-	case <-time.After(40 * time.Second):
-		_ = p.cmd.Process.Kill()
-		return fmt.Errorf("server did not stop in 40s")
-	}
-}
+func (p *proc) stop() error { return p.Stop(40 * time.Second) }
 
 var photoCache = map[string][]byte{}
 
@@ -275,23 +233,6 @@ func expectErr(t testing.TB, r resp, status int, code string) {
 func healthy(t testing.TB, p *proc) {
 	t.Helper()
 	if st := getJSON(t, p, "/health", nil); st != 200 {
-		t.Fatalf("health %d\n%s", st, p.log.String())
+		t.Fatalf("health %d\n%s", st, p.Log.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,21 +7,17 @@ package compattest
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"vizor/internal/faceset"
+	"vizor/internal/vizorproc"
 )
 
 // Server is a running `vizor serve`.
@@ -36,39 +32,16 @@ type Server struct {
 	CFAddr     string            // CompreFace host:port
 	Keys       map[string]string // "recognition", "recognition2", "detection", "verification"
 	FacesDir   string
-	log        *syncBuffer
-	cmd        *exec.Cmd
-	done       chan error
+	proc       *vizorproc.Proc
 	tmp        string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Log returns the server's output so far.
-func (s *Server) Log() string { return s.log.String() }
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+func (s *Server) Log() string {
+	if s.proc == nil {
+		return ""
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return s.proc.Log.String()
 }
 
 // Start builds the binary and starts the server. extra flags are appended.
@@ -86,15 +59,13 @@ func Start(extra ...string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Root: root, tmp: tmp, DataDir: filepath.Join(tmp, "data"), Bin: filepath.Join(tmp, "vizor"),
-		FacesDir: filepath.Join(shared, "faces"), Keys: map[string]string{}, log: &syncBuffer{}, done: make(chan error, 1)}
+		FacesDir: filepath.Join(shared, "faces"), Keys: map[string]string{}}
 	fail := func(err error) (*Server, error) {
 		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
-	build := exec.Command("go", "build", "-o", s.Bin, "./cmd/vizor")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("go build ./cmd/vizor: %v\n%s", err, out))
+	if err := vizorproc.Build(root, s.Bin); err != nil {
+		return fail(err)
 	}
 	for _, k := range [][2]string{{"recognition", "recognition"}, {"recognition2", "recognition"}, {"detection", "detection"}, {"verification", "verification"}} {
 		out, err := s.CLI("compreface-keys", "create", "-type", k[1], "-name", k[0])
@@ -103,27 +74,19 @@ func Start(extra ...string) (*Server, error) {
 		}
 		s.Keys[k[0]] = strings.TrimSpace(out)
 	}
-	// The ports are picked free and then handed to the server, so another
-	// process (a parallel test's client connections use the same ephemeral
-	// range) can take one in between: start again on fresh ports then.
-	for attempt := 1; ; attempt++ {
-		err := s.start(root, extra)
-		if err == nil {
-			return s, nil
-		}
-		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
-			_ = os.RemoveAll(tmp)
-			return nil, err
-		}
+	if err := vizorproc.RetryPortClash(func() error { return s.start(root, extra) }); err != nil {
+		return fail(err)
 	}
+	return s, nil
 }
 
-// start picks four free loopback ports and starts the binary on them.
+// start picks four free loopback ports, starts the binary on them and waits
+// until every listener answers.
 func (s *Server) start(root string, extra []string) error {
 	var err error
 	var addrs [4]string
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = vizorproc.FreeAddr(); err != nil {
 			return err
 		}
 	}
@@ -134,36 +97,20 @@ func (s *Server) start(root string, extra []string) error {
 		"-compreface=true", "-compreface-addr", addrs[1],
 		"-facenet512=true", "-facenet512-addr", addrs[2],
 		"-masshealth=true", "-masshealth-addr", addrs[3]}, extra...)
-	s.cmd = exec.Command(s.Bin, args...)
-	s.cmd.Env = s.env()
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		return err
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	deadline := time.Now().Add(90 * time.Second)
-	for _, u := range []string{s.CompreFace + "/", s.Facenet + "/list_references", s.MassHealth + "/health"} {
-		for {
-			select {
-			case err := <-s.done:
-				return fmt.Errorf("server exited at start: %v\n%s", err, s.Log())
-			default:
-			}
-			if time.Now().After(deadline) {
-				_ = s.cmd.Process.Kill()
-				<-s.done
-				return fmt.Errorf("server not ready after 90s\n%s", s.Log())
-			}
+	cmd := exec.Command(s.Bin, args...)
+	cmd.Env = s.env()
+	s.proc, err = vizorproc.Start(cmd, 90*time.Second, func() bool {
+		for _, u := range []string{s.CompreFace + "/", s.Facenet + "/list_references", s.MassHealth + "/health"} {
 			resp, err := http.Get(u)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				break
+			if err != nil {
+				return false
 			}
-			time.Sleep(100 * time.Millisecond)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
-	}
-	return nil
+		return true
+	})
+	return err
 }
 
 func (s *Server) env() []string {
@@ -194,23 +141,10 @@ func (s *Server) CLI(args ...string) (string, error) {
 // Stop sends SIGTERM, waits for a clean exit and removes the data.
 func (s *Server) Stop() error {
 	defer os.RemoveAll(s.tmp)
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	select {
-	case err := <-s.done:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return fmt.Errorf("server exit: %v\n%s", err, s.Log())
-		}
-		return err
-	case <-ctx.Done():
-		_ = s.cmd.Process.Kill()
-		return fmt.Errorf("server did not stop in 30s")
-	}
+	return s.proc.Stop(30 * time.Second)
 }
 
 // Photo reads a shared photo by file name.

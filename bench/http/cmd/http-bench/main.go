@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +31,7 @@ import (
 	"vizor/bench/loadgen"
 	"vizor/bindings"
 	"vizor/gallery"
+	"vizor/internal/vizorproc"
 )
 
 var (
@@ -137,10 +136,8 @@ func run() error {
 	vizor := *bin
 	if vizor == "" {
 		vizor = filepath.Join(tmp, "vizor")
-		b := exec.Command("go", "build", "-o", vizor, "./cmd/vizor")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
+		if err := vizorproc.Build(".", vizor); err != nil {
+			return err
 		}
 	}
 
@@ -343,52 +340,35 @@ func unit(r *rand.Rand, d int) []float32 {
 }
 
 type server struct {
-	cmd *exec.Cmd
+	*vizorproc.Proc
 	url string
-	log *bytes.Buffer
 }
 
 func startServer(bin, dataDir string, extra []string) (*server, time.Duration, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := vizorproc.FreeAddr()
 	if err != nil {
 		return nil, 0, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	args := append([]string{"serve", "-addr", addr, "-data-dir", dataDir, "-models-dir", *models, "-log-level", "warn", "-max-in-flight", "512"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	url := "http://" + addr
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
+	p, err := vizorproc.Start(cmd, 5*time.Minute, func() bool {
+		res, err := http.Get(url + "/health")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	if err != nil {
 		return nil, 0, err
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, log: &buf}
-	for time.Since(t0) < 5*time.Minute {
-		res, err := http.Get(s.url + "/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return s, time.Since(t0), nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.stop()
-	return nil, 0, fmt.Errorf("server not healthy: %s", buf.String())
+	return &server{Proc: p, url: url}, time.Since(t0), nil
 }
 
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = s.cmd.Process.Kill()
-	}
-}
+func (s *server) stop() { _ = s.Stop(60 * time.Second) }
 
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
