@@ -48,7 +48,7 @@ func photos(t testing.TB) []faceset.Photo {
 	t.Helper()
 	ps, err := faceset.Photos()
 	if err != nil {
-		t.Skipf("labelled photos unavailable: %v", err)
+		faceset.Missing(t, "labelled photos", err)
 	}
 	return ps
 }
@@ -218,7 +218,7 @@ func photoPath(t testing.TB, name string) string {
 	t.Helper()
 	d, err := faceset.Dir()
 	if err != nil {
-		t.Skip(err)
+		faceset.Missing(t, "shared data", err)
 	}
 	return filepath.Join(d, "faces", name)
 }

@@ -23,7 +23,7 @@ import (
 func TestFacesAccuracy(t *testing.T) {
 	dir, err := faceset.Dir()
 	if errors.Is(err, faceset.ErrMissing) {
-		t.Skip("skipping: ../shared/data/faces is absent (set VIZOR_SHARED_DATA to the folder holding faces/)")
+		faceset.Missing(t, "labelled photos", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestFacesAccuracy(t *testing.T) {
 	}
 	models := filepath.Join(root, "models")
 	if _, err := os.Stat(filepath.Join(models, "fr_feature.onnx")); err != nil {
-		t.Skip("skipping: models/ has no fr_feature.onnx (run `make models`)")
+		faceset.Missing(t, "models (run `make models`)", err)
 	}
 	eng, err := bindings.Open(bindings.Config{ModelsDir: models})
 	if err != nil {

@@ -22,7 +22,7 @@ func vizorBinary(t *testing.T) (bin, models, faces string) {
 	t.Helper()
 	dir, err := faceset.Dir()
 	if errors.Is(err, faceset.ErrMissing) {
-		t.Skip("skipping: ../shared/data/faces is absent (set VIZOR_SHARED_DATA to the folder holding faces/)")
+		faceset.Missing(t, "labelled photos", err)
 	}
 	if err != nil {
 		t.Fatal(err)

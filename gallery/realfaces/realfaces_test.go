@@ -29,7 +29,7 @@ func modelsDir() string {
 func TestRealTemplates(t *testing.T) {
 	photos, err := faceset.Photos()
 	if errors.Is(err, faceset.ErrMissing) {
-		t.Skipf("labelled photos unavailable: %v", err)
+		faceset.Missing(t, "labelled photos", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -34,16 +34,16 @@ var ErrMissing = errors.New("shared data not found (set VIZOR_SHARED_DATA or put
 // Dir returns the shared data directory (the one holding faces/ and
 // probe-640x480.jpg).
 func Dir() (string, error) {
-	if d := os.Getenv("VIZOR_SHARED_DATA"); d != "" {
-		return d, nil
+	d := os.Getenv("VIZOR_SHARED_DATA")
+	if d == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", err
+		}
+		d = filepath.Join(filepath.Dir(root), "shared", "data")
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	d := filepath.Join(filepath.Dir(root), "shared", "data")
 	if _, err := os.Stat(filepath.Join(d, "faces", "LABELS.tsv")); err != nil {
-		return "", ErrMissing
+		return "", fmt.Errorf("%w: %v", ErrMissing, err)
 	}
 	return d, nil
 }

@@ -15,7 +15,7 @@ func TestONNXStats(t *testing.T) {
 	}
 	p := filepath.Join(root, "models", "fr_feature.onnx")
 	if _, err := os.Stat(p); err != nil {
-		t.Skip("models not fetched (make models)")
+		faceset.Missing(t, "models (run `make models`)", err)
 	}
 	c, err := onnxStats(p)
 	if err != nil {
