@@ -2,7 +2,9 @@ package vizorproc
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +30,10 @@ func TestStartTimesOutAndKills(t *testing.T) {
 
 func TestStopCleanAndUnclean(t *testing.T) {
 	// A child that exits 0 on SIGTERM, as vizor serve does.
-	clean := exec.Command("sh", "-c", `trap 'exit 0' TERM; echo up; while :; do sleep 0.05; done`)
-	p, err := Start(clean, 10*time.Second, func() bool { return true })
+	// It is ready once the trap is set (it touches a file then).
+	up := filepath.Join(t.TempDir(), "up")
+	clean := exec.Command("sh", "-c", `trap 'exit 0' TERM; touch "$1"; while :; do sleep 0.05; done`, "sh", up)
+	p, err := Start(clean, 10*time.Second, func() bool { _, err := os.Stat(up); return err == nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,5 +80,11 @@ func TestFreeAddrIsLoopback(t *testing.T) {
 	a, err := FreeAddr()
 	if err != nil || !strings.HasPrefix(a, "127.0.0.1:") {
 		t.Fatalf("%q, %v", a, err)
+	}
+}
+
+func TestHealthy(t *testing.T) {
+	if Healthy("http://127.0.0.1:1/health")() {
+		t.Fatal("nothing listens on port 1")
 	}
 }

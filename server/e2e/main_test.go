@@ -95,14 +95,7 @@ func startServer(dataDir string, extra ...string) (*proc, error) {
 		cmd := exec.Command(binPath, args...)
 		cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
 		url := "http://" + addr
-		vp, err := vizorproc.Start(cmd, 60*time.Second, func() bool {
-			res, err := http.Get(url + "/health")
-			if err != nil {
-				return false
-			}
-			res.Body.Close()
-			return res.StatusCode == 200
-		})
+		vp, err := vizorproc.Start(cmd, 60*time.Second, vizorproc.Healthy(url+"/health"))
 		if err != nil {
 			return err
 		}

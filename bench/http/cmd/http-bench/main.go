@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -354,14 +353,7 @@ func startServer(bin, dataDir string, extra []string) (*server, time.Duration, e
 	cmd.Env = append(os.Environ(), "VIZOR_API_KEYS=", "VIZOR_CONFIG=")
 	url := "http://" + addr
 	t0 := time.Now()
-	p, err := vizorproc.Start(cmd, 5*time.Minute, func() bool {
-		res, err := http.Get(url + "/health")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
+	p, err := vizorproc.Start(cmd, 5*time.Minute, vizorproc.Healthy(url+"/health"))
 	if err != nil {
 		return nil, 0, err
 	}
