@@ -2,8 +2,6 @@ package eval
 
 import (
 	"context"
-	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,21 +19,7 @@ import (
 // other photo probing (the goal, 100%, is out of reach of the shipped
 // recognizer: docs/accuracy/naive-sweep.md).
 func TestFacesAccuracy(t *testing.T) {
-	dir, err := faceset.Dir()
-	if errors.Is(err, faceset.ErrMissing) {
-		faceset.Missing(t, "labelled photos", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := faceset.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	models := filepath.Join(root, "models")
-	if _, err := os.Stat(filepath.Join(models, "fr_feature.onnx")); err != nil {
-		faceset.Missing(t, "models (run `make models`)", err)
-	}
+	dir, models := faceset.TestDirs(t)
 	eng, err := bindings.Open(bindings.Config{ModelsDir: models})
 	if err != nil {
 		t.Fatal(err)

@@ -20,22 +20,13 @@ import (
 // the subcommands are tested as a user runs them (flags, exit codes, stdout).
 func vizorBinary(t *testing.T) (bin, models, faces string) {
 	t.Helper()
-	dir, err := faceset.Dir()
-	if errors.Is(err, faceset.ErrMissing) {
-		faceset.Missing(t, "labelled photos", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := faceset.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, models := faceset.TestDirs(t)
+	root := filepath.Dir(models)
 	bin = filepath.Join(t.TempDir(), "vizor")
 	if err := vizorproc.Build(root, bin); err != nil {
 		t.Fatal(err)
 	}
-	return bin, filepath.Join(root, "models"), filepath.Join(dir, "faces")
+	return bin, models, filepath.Join(dir, "faces")
 }
 
 func runVizor(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
