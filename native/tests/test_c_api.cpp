@@ -407,6 +407,29 @@ TEST(faces_same_image_twice) {
   CHECK(p[1] < p[5] && p[3] < p[5] && p[5] < p[7] && p[5] < p[9]);
 }
 
+// The probe re-encoded in every supported container (lossless ones hold the
+// JPEG's decoded pixels exactly): one face each, the same template.
+TEST(faces_every_format) {
+  std::vector<uint8_t> jpg = probe_jpeg();
+  cv::Mat px = cv::imdecode(jpg, cv::IMREAD_COLOR);
+  std::vector<std::vector<uint8_t>> enc;
+  for (const char* ext : {".png", ".bmp", ".tiff"}) enc.push_back(encode(px, ext));
+  std::vector<uint8_t> webp;
+  cv::imencode(".webp", px, webp, {cv::IMWRITE_WEBP_QUALITY, 101});  // > 100: lossless
+  enc.push_back(webp);
+  std::vector<const std::vector<uint8_t>*> in = {&jpg};
+  for (auto& e : enc) in.push_back(&e);
+  Result r;
+  analyze(in, r);
+  for (size_t i = 0; i < in.size(); i++) {
+    CHECK(r[int(i)].code == VZ_OK && r[int(i)].num_faces == 1);
+    if (r[int(i)].num_faces != 1 || r[0].num_faces != 1) continue;
+    float c = cosine(r[0].faces[0], r[int(i)].faces[0]);
+    std::printf("  format %zu: cos to the JPEG %.4f\n", i, c);
+    CHECK(c > 0.99f);
+  }
+}
+
 TEST(faces_quality_profile_and_attributes) {
   std::vector<uint8_t> profile = th::face("jimin3.jpg");
   std::vector<uint8_t> frontal = th::face("tzuyu.jpg");
