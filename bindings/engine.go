@@ -349,7 +349,7 @@ var fer2013Labels = []string{"angry", "disgust", "fear", "happy", "sad", "surpri
 // DefaultMatchThreshold is the cosine score at or above which two templates
 // are taken as the same person when the manifest's recognizer entry names no
 // calibrated "match_threshold".
-const DefaultMatchThreshold = 0.47
+const DefaultMatchThreshold = 0.45
 
 // manifestExtras reads what only the Go side needs from the manifest: the
 // expression labels and the recognizer's calibrated match threshold.

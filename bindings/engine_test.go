@@ -310,17 +310,18 @@ func TestRankOneIdentification(t *testing.T) {
 	}
 	t.Logf("rank-1: %d of %d probes against %d enrolled", right, probes, len(gallery))
 	// The goal is every probe right. The shipped fr_feature recognizer gets
-	// 12 of 15 with every alignment, crop and normalisation variant tried
-	// (native/README.md, "Accuracy"): the floor below catches regressions;
-	// a stronger ArcFace-style model dropped in through the manifest is
-	// what closes the gap.
+	// 14 of 15 (bona4.jpg is missed by most of 96 naive pipeline variants
+	// too, and three hits win by less than 0.012: docs/accuracy/naive-sweep.md),
+	// so the floor allows one more near-tie to fall the other way and still
+	// catches a real regression; a stronger ArcFace-style model dropped in
+	// through the manifest is what closes the gap.
 	if float64(right) < minRankOne*float64(probes) {
 		t.Errorf("rank-1 %d of %d is below %.0f%%", right, probes, 100*minRankOne)
 	}
 }
 
-// minRankOne is the rank-1 floor for the shipped models (12 of 15 today).
-const minRankOne = 0.8
+// minRankOne is the rank-1 floor for the shipped models: 13 of 15 (14 today).
+const minRankOne = 0.86
 
 func TestSameImageTwice(t *testing.T) {
 	e := engine(t)

@@ -15,7 +15,7 @@ import (
 // (../shared/data/faces, or $VIZOR_SHARED_DATA/faces), leaving out the full
 // profile jimin3.jpg and the group photo, and checks the floor the engine
 // must hold: AUC >= 0.95 over all same/different pairs, and a rank-1 floor
-// of 80% with each person's first photo (by file name) enrolled and every
+// of 13/15 with each person's first photo (by file name) enrolled and every
 // other photo probing (the goal, 100%, is out of reach of the shipped
 // recognizer: docs/accuracy/naive-sweep.md).
 func TestFacesAccuracy(t *testing.T) {
@@ -57,11 +57,12 @@ func TestFacesAccuracy(t *testing.T) {
 		t.Fatal("no identification results")
 	}
 	t.Logf("rank-1 %.3f over %d mated probes, gallery %d", id.Rank1, id.MatedProbes, id.GallerySize)
-	// The goal is 1 (every probe right); the shipped recognizer reaches 12 of
-	// 15 with every pipeline variant tried (native/README.md, "Accuracy"),
-	// so this floor catches regressions until a stronger model is dropped in.
+	// The goal is 1 (every probe right); the shipped recognizer reaches 14 of
+	// 15, with near-ties deciding several probes (docs/accuracy/naive-sweep.md),
+	// so this floor (13 of 15) catches regressions until a stronger model is
+	// dropped in.
 	t.Logf("misses: %+v", id.Misses)
-	if id.Rank1 < 0.8 {
-		t.Errorf("rank-1 = %.4f, want >= 0.8", id.Rank1)
+	if id.Rank1 < 0.86 {
+		t.Errorf("rank-1 = %.4f, want >= 0.86", id.Rank1)
 	}
 }

@@ -63,7 +63,7 @@ func TestCLI(t *testing.T) {
 	})
 	t.Run("compare different people", func(t *testing.T) {
 		out, errOut, code := runVizor(t, bin, "compare", "-models", models, photo("chaeyeon.jpg"), photo("jimin.jpg"))
-		if code != 0 || !strings.Contains(out, "different people") || !strings.Contains(out, "threshold 0.47") {
+		if code != 0 || !strings.Contains(out, "different people") || !strings.Contains(out, "threshold 0.45") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 		}
 	})

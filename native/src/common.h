@@ -27,7 +27,7 @@ inline double ms_since(Clock::time_point t0) {
 struct ModelSpec {
   std::string role, name, file, path, sha256, source, family, id;
   int width = 0, height = 0, channels = 3;
-  std::string order = "RGB";  // RGB, BGR or GRAY
+  std::string order = "RGB";  // RGB, BGR or GRAY (with 3 channels: luminance on each)
   float mean[3] = {0, 0, 0};
   float std[3] = {1, 1, 1};
   int dim = 0;                      // recognizer output length (0: ask the net)
@@ -52,6 +52,7 @@ struct Manifest {
 // Reads a JSON manifest with cv::FileStorage. Throws Error(VZ_ERR_MODEL).
 Manifest load_manifest(const std::string& path, const std::string& models_dir);
 std::string sha256_file(const std::string& path);
+std::string sha256_string(const std::string& data);
 
 // Fills a float NCHW blob slice (one image) from an 8-bit BGR or GRAY image
 // already resized to the model's input size, applying order/mean/std.

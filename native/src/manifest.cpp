@@ -1,5 +1,6 @@
 // models/manifest.json: which ONNX file plays which role, and how each
 // model's input is prepared. Parsed with cv::FileStorage (it reads JSON).
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -35,6 +36,23 @@ void triple(const cv::FileNode& n, float out[3], float def, const std::string& w
 }
 
 }  // namespace
+
+
+// The id stamped on templates: the manifest's id, then '@' and a digest of
+// everything that decides the template space (the weights' sha256, input
+// size, channel order, mean/std, flip). Editing any of them in the manifest
+// thus changes the id, and the gallery refuses to mix the new templates
+// with partitions enrolled under the old ones instead of comparing
+// templates from two different spaces.
+static std::string recognizer_id(const ModelSpec& s) {
+  if (s.id.size() > VZ_NAME_LEN - 10)
+    fail(VZ_ERR_MODEL, "manifest: recognizer id longer than " + std::to_string(VZ_NAME_LEN - 10) + " characters");
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%s|%dx%dx%d|%s|%.6g,%.6g,%.6g|%.6g,%.6g,%.6g|flip=%d", s.sha256.c_str(), s.width,
+                s.height, s.channels, s.order.c_str(), double(s.mean[0]), double(s.mean[1]), double(s.mean[2]),
+                double(s.std[0]), double(s.std[1]), double(s.std[2]), s.flip ? 1 : 0);
+  return s.id + "@" + sha256_string(buf).substr(0, 8);
+}
 
 Manifest load_manifest(const std::string& path, const std::string& models_dir) {
   Manifest m;
@@ -88,12 +106,15 @@ Manifest load_manifest(const std::string& path, const std::string& models_dir) {
     if (!(s.channels == 1 || s.channels == 3))
       fail(VZ_ERR_MODEL, "manifest: " + s.name + ": input.channels must be 1 or 3");
     if (s.channels == 1 && s.order != "GRAY") s.order = "GRAY";
-    if (s.channels == 3 && s.order != "RGB" && s.order != "BGR")
-      fail(VZ_ERR_MODEL, "manifest: " + s.name + ": input.order must be RGB or BGR");
+    // GRAY with 3 channels: the luminance on all three planes (a colour
+    // model fed a colour-free picture; see the recognizer's note).
+    if (s.channels == 3 && s.order != "RGB" && s.order != "BGR" && s.order != "GRAY")
+      fail(VZ_ERR_MODEL, "manifest: " + s.name + ": input.order must be RGB, BGR or GRAY");
     triple(in["mean"], s.mean, 0.f, "mean", s.name);
     triple(in["std"], s.std, 1.f, "std", s.name);
     for (float v : s.std)
       if (!(v != 0.f)) fail(VZ_ERR_MODEL, "manifest: " + s.name + ": input.std must be non-zero");
+    if (s.role == "recognizer") s.id = recognizer_id(s);
     for (auto& prev : m.models)
       if (prev.role == s.role) fail(VZ_ERR_MODEL, "manifest: role " + s.role + " appears twice");
     m.models.push_back(std::move(s));
@@ -118,6 +139,19 @@ void fill_blob(const cv::Mat& img, const ModelSpec& spec, float* dst) {
     return;
   }
   CV_Assert(img.channels() == 3);
+  if (spec.order == "GRAY") {
+    cv::Mat gray;
+    cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
+    for (int c = 0; c < 3; c++) {
+      const float m = spec.mean[c], inv = 1.f / spec.std[c];
+      for (int y = 0; y < h; y++) {
+        const uint8_t* p = gray.ptr<uint8_t>(y);
+        float* d = dst + c * plane + y * w;
+        for (int x = 0; x < w; x++) d[x] = (p[x] - m) * inv;
+      }
+    }
+    return;
+  }
   // Destination plane c takes source BGR channel src[c].
   const bool rgb = spec.order == "RGB";
   const int src[3] = {rgb ? 2 : 0, 1, rgb ? 0 : 2};

@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4) of a file, for the manifest's checksums.
+// SHA-256 (FIPS 180-4) of a file, for the manifest's checksums, and of a
+// string, for the recognizer id's digest.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -77,6 +78,12 @@ struct Sha256 {
 };
 
 }  // namespace
+
+std::string sha256_string(const std::string& data) {
+  Sha256 s;
+  s.update(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  return s.hex();
+}
 
 std::string sha256_file(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);

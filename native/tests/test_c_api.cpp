@@ -83,7 +83,9 @@ TEST(engine_create_info) {
   CHECK(info.abi_version == VZ_ABI_VERSION);
   CHECK(std::string(info.backend) == "cpu");
   CHECK(info.template_dim == 512);
-  CHECK(std::string(info.recognizer_id) == "faceplugin-fr_feature-512");
+  // The manifest's id, '@', 8 hex digits of the preprocessing digest.
+  CHECK(std::string(info.recognizer_id).rfind("faceplugin-fr_feature-512@", 0) == 0);
+  CHECK(std::strlen(info.recognizer_id) == 26 + 8);
   CHECK(info.workers == 2);
   CHECK(info.num_models == 9);
   for (int i = 0; i < info.num_models; i++) {

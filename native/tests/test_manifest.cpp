@@ -1,7 +1,8 @@
 // The recognizer's preprocessing comes from the manifest: a manifest that
-// declares another channel order and mean/std for the same fr_feature file
-// must change the templates exactly as a reference computed here with
-// cv::dnn directly predicts. Also: declared size and dim are enforced.
+// declares another channel order (RGB, BGR, GRAY luminance on 3 planes) and
+// mean/std for the same fr_feature file must change the templates exactly as
+// a reference computed here with cv::dnn directly predicts, and change the
+// recognizer id templates carry. Also: declared size and dim are enforced.
 #include <unistd.h>
 
 #include <opencv2/dnn.hpp>
@@ -97,6 +98,11 @@ std::vector<float> reference(const cv::Mat& bgr, const float* lm5, const Prep& p
   cv::Matx23d M(a, -b, qcx - (a * pcx - b * pcy), b, a, qcy - (b * pcx + a * pcy));
   cv::Mat crop;
   cv::warpAffine(bgr, crop, M, cv::Size(112, 112), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+  if (p.order == "GRAY") {  // luminance on all three planes
+    cv::Mat g;
+    cv::cvtColor(crop, g, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(g, crop, cv::COLOR_GRAY2BGR);
+  }
   cv::dnn::Net net = cv::dnn::readNetFromONNX(th::models_dir() + "/fr_feature.onnx");
   auto embed = [&](const cv::Mat& img) {
     int shape[4] = {1, 3, 112, 112};
@@ -144,10 +150,22 @@ TEST(manifest_recognizer_preprocessing) {
                                             "\"mean\": [127, 127, 127], \"std\": [128, 128, 128]}", ", \"dim\": 512"), "a");
   std::string pb = write_temp(manifest_json("{\"width\": 112, \"height\": 112, \"channels\": 3, \"order\": \"BGR\", "
                                             "\"mean\": [90, 110, 140], \"std\": [40, 55, 70]}"), "b");
-  Run a = run_engine(pa, png), b = run_engine(pb, png);
-  CHECK(a.code == VZ_OK && b.code == VZ_OK);
-  CHECK(a.rec_id == "test-recognizer");
-  if (a.tmpl.empty() || b.tmpl.empty()) return;
+  const Prep gray{"GRAY", {127, 127, 127}, {128, 128, 128}};
+  std::string pg = write_temp(manifest_json("{\"width\": 112, \"height\": 112, \"channels\": 3, \"order\": \"GRAY\", "
+                                            "\"mean\": [127, 127, 127], \"std\": [128, 128, 128]}"), "g");
+  Run a = run_engine(pa, png), b = run_engine(pb, png), g = run_engine(pg, png), a2 = run_engine(pa, png);
+  CHECK(a.code == VZ_OK && b.code == VZ_OK && g.code == VZ_OK);
+  // The template id: the manifest's id and a digest of the preprocessing,
+  // stable for one manifest, different for another.
+  std::printf("  ids: %s %s %s\n", a.rec_id.c_str(), b.rec_id.c_str(), g.rec_id.c_str());
+  CHECK(a.rec_id.rfind("test-recognizer@", 0) == 0 && a.rec_id.size() == 16 + 8);
+  CHECK(a.rec_id == a2.rec_id);
+  CHECK(a.rec_id != b.rec_id && a.rec_id != g.rec_id && b.rec_id != g.rec_id);
+  if (a.tmpl.empty() || b.tmpl.empty() || g.tmpl.empty()) return;
+  float c_gg = cosine(g.tmpl, reference(half, g.lm5, gray)), c_ag = cosine(a.tmpl, g.tmpl);
+  std::printf("  engine(GRAY) vs ref(GRAY) %.5f; engine(default) vs engine(GRAY) %.5f\n", c_gg, c_ag);
+  CHECK(c_gg > 0.999f);
+  CHECK(c_ag < 0.995f);  // 0.988 on this face: colour does matter
   for (int i = 0; i < 10; i++) CHECK(a.lm5[i] == b.lm5[i]);  // same detector and landmarks
   std::vector<float> ref_def = reference(half, a.lm5, def);
   std::vector<float> ref_custom = reference(half, b.lm5, custom);
@@ -162,6 +180,7 @@ TEST(manifest_recognizer_preprocessing) {
   CHECK(c_b_def < 0.99f);  // and it is not the default one
   std::remove(pa.c_str());
   std::remove(pb.c_str());
+  std::remove(pg.c_str());
 }
 
 // "flip": 1 on the recognizer: template = normalise(embed(crop) + embed(mirrored crop)).
@@ -178,6 +197,7 @@ TEST(manifest_recognizer_flip) {
   std::string pa = write_temp(manifest_json(input), "noflip"), pb = write_temp(manifest_json(input, ", \"flip\": 1"), "flip");
   Run a = run_engine(pa, png), b = run_engine(pb, png);
   CHECK(a.code == VZ_OK && b.code == VZ_OK);
+  CHECK(a.rec_id != b.rec_id);  // flip changes the templates, so the id
   if (a.tmpl.empty() || b.tmpl.empty()) return;
   const Prep def{"RGB", {127, 127, 127}, {128, 128, 128}};
   float c_plain = cosine(a.tmpl, reference(half, a.lm5, def)), c_flip = cosine(b.tmpl, reference(half, b.lm5, def, true));

@@ -191,7 +191,7 @@ var Settings = []Setting{
 	mk("models_dir", "./models", "models directory (ONNX files and manifest.json)", str, func(c *Config) *string { return &c.ModelsDir }),
 	mk("keep_images", "false", "store enrolment images in the gallery", boolean, func(c *Config) *bool { return &c.KeepImages }),
 	mk("index_spec", "Flat", "gallery index of new partitions: Flat (exact; ~10-30 ms per search at 10^5), HNSW32,Flat;efSearch=128 (approximate, ~1 ms), ... (see gallery/README.md)", str, func(c *Config) *string { return &c.IndexSpec }),
-	mk("match_threshold", "0.47", "cosine score at or above which verify reports a match (calibrated by bench/cmd/vizor-eval: FMR <= 1% on the shared faces; the recognizer entry of models/manifest.json carries the same number)", float, func(c *Config) *float64 { return &c.MatchThreshold }),
+	mk("match_threshold", "0.45", "cosine score at or above which verify reports a match (calibrated by bench/cmd/vizor-eval: FMR <= 1% on the shared faces; the recognizer entry of models/manifest.json carries the same number)", float, func(c *Config) *float64 { return &c.MatchThreshold }),
 	mk("quality_threshold", "0.40", "enrolment quality gate: Quality.Score below this is rejected (422); rejects the full profile jimin3.jpg (0.24), passes every frontal photo (lowest 0.50)", float, func(c *Config) *float64 { return &c.QualityThreshold }),
 	mk("probe_quality_threshold", "0.40", "search/verify quality gate (422 below)", float, func(c *Config) *float64 { return &c.ProbeQualityThreshold }),
 	mk("pad_threshold", "0.01", "PAD gate: P(live) below this is a spoof (451); 0 disables the gate. Real photos score as low as 0.020 (bona4.jpg), so the default only stops confident spoofs", float, func(c *Config) *float64 { return &c.PADThreshold }),

@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.ModelsDir != "./models" || c.MatchThreshold != 0.47 || c.MaxBodyBytes != 16<<20 || c.BatchMax != 8 {
+	if c.Addr != "127.0.0.1:8080" || c.ModelsDir != "./models" || c.MatchThreshold != 0.45 || c.MaxBodyBytes != 16<<20 || c.BatchMax != 8 {
 		t.Fatalf("%+v", c)
 	}
 }

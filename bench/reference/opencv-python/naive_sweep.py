@@ -8,14 +8,15 @@ The pipeline is the one issue 2 describes for its reference measurement
 resized to 320x240, the highest-scoring box, 68 landmarks from a 64x64 grey
 crop of that box, 5 points, a least-squares similarity warp onto the ArcFace
 112x112 template, fr_feature, cosine. Six details that the SDK or the issue
-leave open are swept (2^6 = 64 variants):
+leave open are swept (2^5 x 3 = 96 variants):
 
   det   detector input channel order: RGB (SDK) or BGR
   sq    landmark crop: the box squared on its height (SDK) or the raw box
   int   box corners truncated to integers (SDK parseInt) or kept as floats
   eye   eye centre: mean of 4 lid points (SDK) or of the 6 contour points
   mouth mouth corner: outer+inner lip corner averaged (SDK) or outer only
-  emb   recogniser input channel order: RGB (SDK) or BGR
+  emb   recogniser input: RGB (SDK), BGR, or GRAY (the crop's luminance on
+        all three planes, what Vizor feeds it)
 
 For each variant it reports AUC over all same/different pairs (profile
 jimin3.jpg excluded, as in the issue), the score ranges, and rank-1 with the
@@ -98,10 +99,12 @@ class Naive:
         mr = p[54] if outer_mouth else (p[54] + p[64]) / 2
         return np.array([le, re, p[30], ml, mr], np.float32)
 
-    def embed(self, img, pts5, rgb):
+    def embed(self, img, pts5, order):
         m, _ = cv2.estimateAffinePartial2D(pts5, ARCFACE_112, method=cv2.LMEDS)
         face = cv2.warpAffine(img, m, (112, 112))
-        self.rec.setInput(cv2.dnn.blobFromImage(face, 1 / 128, (112, 112), (127, 127, 127), swapRB=rgb))
+        if order == "GRAY":
+            face = cv2.cvtColor(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        self.rec.setInput(cv2.dnn.blobFromImage(face, 1 / 128, (112, 112), (127, 127, 127), swapRB=order == "RGB"))
         e = self.rec.forward().reshape(-1)
         return e / np.linalg.norm(e)
 
@@ -141,15 +144,16 @@ def main():
     net = Naive(args.models)
     rows = []
     boxes, marks = {}, {}
-    for det_rgb, square, integer, eye6, outer, emb_rgb in itertools.product([1, 0], repeat=6):
+    for det_rgb, square, integer, eye6, outer, emb in itertools.product([1, 0], [1, 0], [1, 0], [1, 0], [1, 0],
+                                                                        ["RGB", "BGR", "GRAY"]):
         if det_rgb not in boxes:
             boxes[det_rgb] = {f: net.detect(images[f], det_rgb) for f, _ in files}
         key = (det_rgb, square, integer)
         if key not in marks:
             marks[key] = {f: net.landmarks(images[f], boxes[det_rgb][f], square, integer) for f, _ in files}
-        t = {f: net.embed(images[f], net.five(marks[key][f], eye6, outer), emb_rgb) for f, _ in files}
+        t = {f: net.embed(images[f], net.five(marks[key][f], eye6, outer), emb) for f, _ in files}
         r = score(files, t)
-        r["variant"] = (det_rgb, square, integer, eye6, outer, emb_rgb)
+        r["variant"] = (det_rgb, square, integer, eye6, outer, emb)
         rows.append(r)
         print("variant %s: rank-1 %d/%d AUC %.4f" % (r["variant"], r["hits"], r["probes"], r["auc"]), file=sys.stderr)
 
@@ -168,7 +172,21 @@ def main():
       "Over all %d combinations:\n\n" % n)
     w("- AUC: min %.4f, median %.4f, max %.4f.\n" % (aucs[0], aucs[n // 2], aucs[-1]))
     w("- rank-1 (of %d): %s.\n" % (probes, ", ".join("%d in %d variants" % (k, hits[k]) for k in sorted(hits, reverse=True))))
-    w("- probes missed, and by how many variants: %s.\n\n" % ", ".join("`%s` %d" % (m, c) for m, c in missed.most_common()))
+    w("- probes missed, and by how many variants: %s.\n" % ", ".join("`%s` %d" % (m, c) for m, c in missed.most_common()))
+    for emb in ("RGB", "BGR", "GRAY"):
+        sel = [r for r in rows if r["variant"][5] == emb]
+        w("- recogniser input %s (%d variants): mean AUC %.4f, mean rank-1 %.2f, rank-1 %s.\n" % (
+            emb, len(sel), np.mean([r["auc"] for r in sel]), np.mean([r["hits"] for r in sel]),
+            ", ".join("%d in %d" % (k, c) for k, c in sorted(collections.Counter(r["hits"] for r in sel).items(), reverse=True))))
+    # Paired: the same five other choices, GRAY against RGB.
+    by = {}
+    for r in rows:
+        by.setdefault(r["variant"][:5], {})[r["variant"][5]] = r
+    pairs = [v for v in by.values() if "GRAY" in v and "RGB" in v]
+    w("- GRAY against RGB with the other five choices equal (%d pairs): higher AUC in %d, rank-1 better in %d "
+      "and worse in %d.\n\n" % (len(pairs), sum(v["GRAY"]["auc"] > v["RGB"]["auc"] for v in pairs),
+                                 sum(v["GRAY"]["hits"] > v["RGB"]["hits"] for v in pairs),
+                                 sum(v["GRAY"]["hits"] < v["RGB"]["hits"] for v in pairs)))
     if args.vizor:
         with open(args.vizor) as f:
             data = json.load(f)
@@ -181,9 +199,9 @@ def main():
         r = score(files, t)
         w("Vizor's engine on the same photos: AUC %.4f, rank-1 %d/%d, misses %s.\n\n"
           % (r["auc"], r["hits"], r["probes"], ", ".join("`%s`" % m for m in r["misses"]) or "none"))
-    w("| det RGB | square box | int box | 6-point eyes | outer mouth | emb RGB | AUC | genuine min / median | impostor median / max | rank-1 | missed |\n")
+    w("| det RGB | square box | int box | 6-point eyes | outer mouth | recogniser input | AUC | genuine min / median | impostor median / max | rank-1 | missed |\n")
     w("|---|---|---|---|---|---|---|---|---|---|---|\n")
-    yes = lambda v: "yes" if v else "no"
+    yes = lambda v: v if isinstance(v, str) else ("yes" if v else "no")
     for r in rows:
         w("| %s | %.4f | %.3f / %.3f | %.3f / %.3f | %d/%d | %s |\n" % (
             " | ".join(yes(v) for v in r["variant"]), r["auc"], r["gmin"], r["gmed"], r["imed"], r["imax"],
