@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -116,7 +117,7 @@ func run() error {
 	specList := strings.Split(*specs, "|")
 	reused := 0
 	for i, sp := range specList {
-		if seeded(dataDir, partName(i), *n) {
+		if seeded(dataDir, partName(i), info.RecognizerID, *n) {
 			logf("gallery: reusing %s in %s", partName(i), dataDir)
 			reused++
 			continue
@@ -269,7 +270,9 @@ func engineThroughput(eng *bindings.Engine, probe []byte, workers int) float64 {
 }
 
 // seeded reports whether dir already holds part with total templates.
-func seeded(dir, part string, total int) bool {
+// seeded reports whether dir already holds part with total templates of
+// model (a gallery seeded under another recognizer id is seeded again).
+func seeded(dir, part, model string, total int) bool {
 	if _, err := os.Stat(dir); err != nil {
 		return false
 	}
@@ -280,7 +283,7 @@ func seeded(dir, part string, total int) bool {
 	defer g.Close()
 	for _, p := range g.Stats().PerPartition {
 		if p.Name == part {
-			return p.Templates == total
+			return p.Templates == total && p.Model == model
 		}
 	}
 	return false
@@ -289,6 +292,12 @@ func seeded(dir, part string, total int) bool {
 func seed(dir, part, spec, model string, probe []float32, total int) error {
 	g, err := gallery.Open(gallery.Config{Dir: dir, NoSync: true, IndexSpecs: map[string]string{part: spec}})
 	if err != nil {
+		return err
+	}
+	// A partial or stale partition (another size, another recognizer id)
+	// starts over.
+	if err := g.DeletePartition(part); err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) {
+		g.Close()
 		return err
 	}
 	if _, err := g.Enrol(part, subject, gallery.Template{Model: model, Vector: probe}, gallery.EnrolOptions{}); err != nil {
