@@ -9,23 +9,13 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"vizor/internal/vec"
 )
 
 // unit returns a random unit vector drawn from seed (deterministic).
 func unit(seed uint64, dim int) []float32 {
-	r := rand.New(rand.NewPCG(splitmix(seed), splitmix(seed+1)))
-	v := make([]float32, dim)
-	var n float64
-	for i := range v {
-		x := r.NormFloat64()
-		v[i] = float32(x)
-		n += x * x
-	}
-	s := float32(1 / math.Sqrt(n))
-	for i := range v {
-		v[i] *= s
-	}
-	return v
+	return vec.RandomUnit(rand.New(rand.NewPCG(splitmix(seed), splitmix(seed+1))), dim)
 }
 
 // near returns a unit vector at roughly cosine cos from v.

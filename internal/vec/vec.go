@@ -25,3 +25,25 @@ func Cosine(a, b []float32) float32 {
 	}
 	return float32(dot / math.Sqrt(na*nb))
 }
+
+// NormalSource is what RandomUnit draws from: *rand.Rand of math/rand and
+// of math/rand/v2 both qualify.
+type NormalSource interface{ NormFloat64() float64 }
+
+// RandomUnit is a random unit vector of dim floats, uniform on the sphere
+// (normal draws, L2-normalised): the synthetic templates of tests and
+// benchmarks. Deterministic for a seeded source.
+func RandomUnit(r NormalSource, dim int) []float32 {
+	raw := make([]float64, dim)
+	var n float64
+	for i := range raw {
+		raw[i] = r.NormFloat64()
+		n += raw[i] * raw[i]
+	}
+	inv := 1 / math.Sqrt(n)
+	v := make([]float32, dim)
+	for i, x := range raw {
+		v[i] = float32(x * inv)
+	}
+	return v
+}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"math/rand"
 	"sort"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"vizor/server/service"
+
+	"vizor/internal/vec"
 )
 
 // FakeFace describes a face in a fake image.
@@ -95,19 +96,7 @@ func (e *FakeEngine) Analyze(ctx context.Context, images [][]byte) ([]service.Im
 
 // Vector is a deterministic unit vector for seed.
 func Vector(seed int64, dim int) []float32 {
-	r := rand.New(rand.NewSource(seed))
-	v := make([]float32, dim)
-	var n float64
-	for i := range v {
-		x := r.NormFloat64()
-		v[i] = float32(x)
-		n += x * x
-	}
-	n = math.Sqrt(n)
-	for i := range v {
-		v[i] = float32(float64(v[i]) / n)
-	}
-	return v
+	return vec.RandomUnit(rand.New(rand.NewSource(seed)), dim)
 }
 
 type tmpl struct {

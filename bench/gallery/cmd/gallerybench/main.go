@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"vizor/gallery"
+
+	"vizor/internal/vec"
 )
 
 var (
@@ -161,19 +163,7 @@ func splitmix(x uint64) uint64 {
 }
 
 func unit(seed uint64, d int) []float32 {
-	r := rand.New(rand.NewPCG(splitmix(seed), splitmix(seed^0xabcdef)))
-	v := make([]float32, d)
-	var n float64
-	for i := range v {
-		x := r.NormFloat64()
-		v[i] = float32(x)
-		n += x * x
-	}
-	s := float32(1 / math.Sqrt(n))
-	for i := range v {
-		v[i] *= s
-	}
-	return v
+	return vec.RandomUnit(rand.New(rand.NewPCG(splitmix(seed), splitmix(seed^0xabcdef))), d)
 }
 
 func near(v []float32, seed uint64, c float64) []float32 {

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -32,6 +31,8 @@ import (
 	"vizor/bindings"
 	"vizor/gallery"
 	"vizor/internal/vizorproc"
+
+	"vizor/internal/vec"
 )
 
 var (
@@ -317,7 +318,7 @@ func seed(dir, part, spec, model string, probe []float32, total int) error {
 				if i >= int64(total) {
 					return
 				}
-				if _, err := g.Enrol(part, "synthetic-"+strconv.FormatInt(i, 10), gallery.Template{Model: model, Vector: unit(rng, len(probe))}, gallery.EnrolOptions{}); err != nil {
+				if _, err := g.Enrol(part, "synthetic-"+strconv.FormatInt(i, 10), gallery.Template{Model: model, Vector: vec.RandomUnit(rng, len(probe))}, gallery.EnrolOptions{}); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -330,21 +331,6 @@ func seed(dir, part, spec, model string, probe []float32, total int) error {
 		return e.(error)
 	}
 	return g.Close()
-}
-
-func unit(r *rand.Rand, d int) []float32 {
-	v := make([]float32, d)
-	var s float64
-	for i := range v {
-		x := r.NormFloat64()
-		v[i] = float32(x)
-		s += x * x
-	}
-	inv := 1 / math.Sqrt(s)
-	for i := range v {
-		v[i] = float32(float64(v[i]) * inv)
-	}
-	return v
 }
 
 type server struct {
