@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"vizor/bench/cmd/internal/progress"
+
+	"vizor/bench/host"
 )
 
 type suite struct {
@@ -282,16 +284,7 @@ func replace(text, name, title, body string) string {
 }
 
 func machine() string {
-	cpu := "unknown CPU"
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(raw), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				_, v, _ := strings.Cut(l, ":")
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
+	cpu := host.CPUModel()
 	mem := ""
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
 		f := strings.Fields(string(raw))

@@ -31,6 +31,8 @@ import (
 	"vizor/bench/cmd/internal/progress"
 	"vizor/bindings"
 	"vizor/internal/faceset"
+
+	"vizor/bench/host"
 )
 
 type stageTimes map[string]float64
@@ -261,16 +263,7 @@ func median(xs []float64) float64 {
 }
 
 func machine() string {
-	cpu := "unknown CPU"
-	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(raw), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				_, v, _ := strings.Cut(l, ":")
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
+	cpu := host.CPUModel()
 	return fmt.Sprintf("%s, %d logical CPUs, %s/%s, %s", cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 }
 

@@ -39,6 +39,8 @@ import (
 	"vizor/gallery"
 
 	"vizor/internal/vec"
+
+	"vizor/bench/host"
 )
 
 var (
@@ -108,15 +110,7 @@ var (
 
 func markdown(total time.Duration) string {
 	var b strings.Builder
-	cpu := "unknown CPU"
-	if c, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(c), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-				break
-			}
-		}
-	}
+	cpu := host.CPUModel()
 	fmt.Fprintf(&b, "### Gallery\n\nCommand: `go run ./bench/gallery/cmd/gallerybench %s` on %s, %d CPUs, %s, %s; %s in all.\n",
 		strings.Join(os.Args[1:], " "), cpu, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"), total.Round(time.Second))
 	if len(rows) > 0 {

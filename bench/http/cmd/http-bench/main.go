@@ -33,6 +33,8 @@ import (
 	"vizor/internal/vizorproc"
 
 	"vizor/internal/vec"
+
+	"vizor/bench/host"
 )
 
 var (
@@ -357,20 +359,6 @@ func startServer(bin, dataDir string, extra []string) (*server, time.Duration, e
 
 func (s *server) stop() { _ = s.Stop(60 * time.Second) }
 
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				if _, v, ok := strings.Cut(l, ":"); ok {
-					return strings.TrimSpace(v)
-				}
-			}
-		}
-	}
-	return runtime.GOARCH
-}
-
 func markdown(rows []row, engFPS float64, info bindings.Info, seedTime time.Duration, starts []string) string {
 	var b strings.Builder
 	seedNote := "in " + seedTime.Round(time.Second).String()
@@ -378,7 +366,7 @@ func markdown(rows []row, engFPS float64, info bindings.Info, seedTime time.Dura
 		seedNote = "by an earlier run (-data)"
 	}
 	fmt.Fprintf(&b, "Command: `go run ./bench/http/cmd/http-bench` (closed loop over loopback with the fasthttp load generator in bench/loadgen; %v per point after %v warm-up; probe `probe-640x480.jpg` as JSON base64; gallery partitions of %d templates each, one per index spec: synthetic unit vectors plus the probe's own template, seeded through the gallery package %s). Machine: %s, %d logical CPUs (shared with other work), engine %d workers, backend %s.\n\n",
-		*dur, *warm, *n, seedNote, cpuModel(), runtime.NumCPU(), info.Workers, info.Backend)
+		*dur, *warm, *n, seedNote, host.CPUModel(), runtime.NumCPU(), info.Workers, info.Backend)
 	fmt.Fprintf(&b, "Engine reference, same machine and run: batches of 8 probes from 2 goroutines, **%.1f faces/s**.\n\n", engFPS)
 	b.WriteString("| server variant | endpoint | concurrency | p50 ms | p99 ms | req/s | errors | req/s vs engine batched |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
