@@ -18,58 +18,58 @@ func TestEndpointsRealPhotos(t *testing.T) {
 	enrol := map[string]string{"bona": "bona.jpg", "chaeyeon": "chaeyeon2.jpg", "jimin": "jimin.jpg", "tzuyu": "tzuyu.jpg", "eunseo": "eunseo2.jpg"}
 	for subject, file := range enrol {
 		r := post(t, p, "/api/v1/enrol", map[string]any{"image": b64(photo(t, file)), "subject_id": subject, "partition": "e2e"})
-		if r.status != 200 || r.doc.Root().Tag != "EnrolResponse" || r.text("EnrolResponse/status") != "OK" ||
-			r.text("EnrolResponse/subject_id") != subject || r.text("EnrolResponse/model_id") == "" || r.text("EnrolResponse/quality_score") == "" {
-			t.Fatalf("enrol %s: %d %s", file, r.status, r.body)
+		if r.Status != 200 || r.Doc.Root().Tag != "EnrolResponse" || r.Text("EnrolResponse/status") != "OK" ||
+			r.Text("EnrolResponse/subject_id") != subject || r.Text("EnrolResponse/model_id") == "" || r.Text("EnrolResponse/quality_score") == "" {
+			t.Fatalf("enrol %s: %d %s", file, r.Status, r.Body)
 		}
 	}
 	// 1:N: another photo of each enrolled identity ranks that identity first.
 	for want, file := range map[string]string{"bona": "bona2.jpg", "chaeyeon": "chaeyeon3.jpg", "jimin": "jimin5.jpg", "tzuyu": "tzuyu2.jpg"} {
 		r := post(t, p, "/api/v1/search", map[string]any{"image": b64(photo(t, file)), "partition": "e2e", "top_k": 3})
-		if r.status != 200 || r.doc.Root().Tag != "SearchResponse" || r.text("SearchResponse/status") != "OK" {
-			t.Fatalf("search %s: %d %s", file, r.status, r.body)
+		if r.Status != 200 || r.Doc.Root().Tag != "SearchResponse" || r.Text("SearchResponse/status") != "OK" {
+			t.Fatalf("search %s: %d %s", file, r.Status, r.Body)
 		}
-		cands := r.doc.FindElements("SearchResponse/candidates/candidate")
+		cands := r.Doc.FindElements("SearchResponse/candidates/candidate")
 		if len(cands) != 3 {
-			t.Fatalf("search %s: %d candidates: %s", file, len(cands), r.body)
+			t.Fatalf("search %s: %d candidates: %s", file, len(cands), r.Body)
 		}
 		for i, c := range cands {
 			if c.FindElement("rank").Text() != strconv.Itoa(i+1) || c.FindElement("score") == nil || c.FindElement("subject_id") == nil {
-				t.Fatalf("candidate %d: %s", i, r.body)
+				t.Fatalf("candidate %d: %s", i, r.Body)
 			}
 		}
 		if got := cands[0].FindElement("subject_id").Text(); got != want {
-			t.Errorf("search %s: top candidate %s, want %s: %s", file, got, want, r.body)
+			t.Errorf("search %s: top candidate %s, want %s: %s", file, got, want, r.Body)
 		}
-		if r.text("SearchResponse/quality_score") == "" || r.text("SearchResponse/model_id") == "" {
-			t.Fatalf("search: missing quality_score/model_id: %s", r.body)
+		if r.Text("SearchResponse/quality_score") == "" || r.Text("SearchResponse/model_id") == "" {
+			t.Fatalf("search: missing quality_score/model_id: %s", r.Body)
 		}
 	}
 	// min_score filters.
 	r := post(t, p, "/api/v1/search", map[string]any{"image": b64(photo(t, "bona2.jpg")), "partition": "e2e", "min_score": 0.99})
-	if r.status != 200 || len(r.doc.FindElements("SearchResponse/candidates/candidate")) != 0 {
-		t.Fatalf("min_score 0.99: %s", r.body)
+	if r.Status != 200 || len(r.Doc.FindElements("SearchResponse/candidates/candidate")) != 0 {
+		t.Fatalf("min_score 0.99: %s", r.Body)
 	}
 	// 1:1. jimin2 vs jimin scores 0.64, well above the 0.45 default (jimin5
 	// and jimin7 score 0.44-0.45 and sit on the threshold, so they would
 	// test nothing); joy vs jimin scores 0.31.
 	r = post(t, p, "/api/v1/verify", map[string]any{"image": b64(photo(t, "jimin2.jpg")), "subject_id": "jimin", "partition": "e2e"})
-	if r.status != 200 || r.doc.Root().Tag != "VerifyResponse" || r.text("VerifyResponse/match") != "true" || r.text("VerifyResponse/subject_id") != "jimin" {
-		t.Fatalf("verify jimin2 as jimin: %s", r.body)
+	if r.Status != 200 || r.Doc.Root().Tag != "VerifyResponse" || r.Text("VerifyResponse/match") != "true" || r.Text("VerifyResponse/subject_id") != "jimin" {
+		t.Fatalf("verify jimin2 as jimin: %s", r.Body)
 	}
 	r = post(t, p, "/api/v1/verify", map[string]any{"image": b64(photo(t, "joy.jpg")), "subject_id": "jimin", "partition": "e2e"})
-	if r.status != 200 || r.text("VerifyResponse/match") != "false" {
-		t.Fatalf("verify joy as jimin: %s", r.body)
+	if r.Status != 200 || r.Text("VerifyResponse/match") != "false" {
+		t.Fatalf("verify joy as jimin: %s", r.Body)
 	}
 	// Multi-face probe: the largest face is used, and the response says so.
 	r = post(t, p, "/api/v1/search", map[string]any{"image": b64(photo(t, "jimin4.jpg")), "partition": "e2e", "top_k": 1})
-	if r.status != 200 || r.text("SearchResponse/face/faces_detected") != "2" || r.text("SearchResponse/face/index") != "0" ||
-		r.text("SearchResponse/face/selection") != "largest" || r.text("SearchResponse/candidates/candidate/subject_id") != "jimin" {
-		t.Fatalf("jimin4 search: %s", r.body)
+	if r.Status != 200 || r.Text("SearchResponse/face/faces_detected") != "2" || r.Text("SearchResponse/face/index") != "0" ||
+		r.Text("SearchResponse/face/selection") != "largest" || r.Text("SearchResponse/candidates/candidate/subject_id") != "jimin" {
+		t.Fatalf("jimin4 search: %s", r.Body)
 	}
 	r = post(t, p, "/api/v1/search", map[string]any{"image": b64(photo(t, "pristin.jpg")), "partition": "e2e", "top_k": 1})
-	if r.status != 200 || r.text("SearchResponse/face/faces_detected") != "10" {
-		t.Fatalf("pristin search: %s", r.body)
+	if r.Status != 200 || r.Text("SearchResponse/face/faces_detected") != "10" {
+		t.Fatalf("pristin search: %s", r.Body)
 	}
 	// The half face of jimin4 (index 1) fails the quality gate.
 	r = post(t, p, "/api/v1/search", map[string]any{"image": b64(photo(t, "jimin4.jpg")), "partition": "e2e", "face_index": 1})
@@ -83,8 +83,8 @@ func TestEndpointsRealPhotos(t *testing.T) {
 	mw.WriteField("partition", "e2e")
 	mw.Close()
 	r = do(t, "POST", p.url+"/api/v1/enrol", mw.FormDataContentType(), &buf)
-	if r.status != 200 || r.text("EnrolResponse/subject_id") != "seulgi" {
-		t.Fatalf("multipart enrol: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Text("EnrolResponse/subject_id") != "seulgi" {
+		t.Fatalf("multipart enrol: %d %s", r.Status, r.Body)
 	}
 	buf.Reset()
 	mw = multipart.NewWriter(&buf)
@@ -94,8 +94,8 @@ func TestEndpointsRealPhotos(t *testing.T) {
 	mw.WriteField("partition", "e2e")
 	mw.Close()
 	r = do(t, "POST", p.url+"/api/v1/verify", mw.FormDataContentType(), &buf)
-	if r.status != 200 || r.text("VerifyResponse/match") != "true" {
-		t.Fatalf("multipart verify: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Text("VerifyResponse/match") != "true" {
+		t.Fatalf("multipart verify: %d %s", r.Status, r.Body)
 	}
 	// Utility endpoints.
 	var parts struct{ Partitions []string }
@@ -130,15 +130,15 @@ func TestEndpointsRealPhotos(t *testing.T) {
 		t.Fatalf("version: %v", ver)
 	}
 	m := do(t, "GET", p.url+"/metrics", "", nil)
-	if m.status != 200 || !strings.HasPrefix(m.header.Get("Content-Type"), "text/plain") ||
-		!strings.Contains(string(m.body), `vizor_http_requests_total{route="enrol",code="200"}`) ||
-		!strings.Contains(string(m.body), `vizor_gate_rejections_total{op="search",gate="quality"}`) {
-		t.Fatalf("metrics: %s", m.body)
+	if m.Status != 200 || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(string(m.Body), `vizor_http_requests_total{route="enrol",code="200"}`) ||
+		!strings.Contains(string(m.Body), `vizor_gate_rejections_total{op="search",gate="quality"}`) {
+		t.Fatalf("metrics: %s", m.Body)
 	}
 	// Delete, then the subject is gone.
 	r = post(t, p, "/api/v1/delete", map[string]any{"subject_id": "tzuyu", "partition": "e2e"})
-	if r.status != 200 || r.doc.Root().Tag != "DeleteResponse" || r.text("DeleteResponse/status") != "OK" || r.text("DeleteResponse/subject_id") != "tzuyu" {
-		t.Fatalf("delete: %s", r.body)
+	if r.Status != 200 || r.Doc.Root().Tag != "DeleteResponse" || r.Text("DeleteResponse/status") != "OK" || r.Text("DeleteResponse/subject_id") != "tzuyu" {
+		t.Fatalf("delete: %s", r.Body)
 	}
 	expectErr(t, post(t, p, "/api/v1/verify", map[string]any{"image": b64(photo(t, "tzuyu2.jpg")), "subject_id": "tzuyu", "partition": "e2e"}), 404, "subject_not_found")
 	expectErr(t, post(t, p, "/api/v1/delete", map[string]any{"subject_id": "tzuyu", "partition": "e2e"}), 404, "subject_not_found")
@@ -220,8 +220,8 @@ func TestErrorStatuses(t *testing.T) {
 		defer strict.stop()
 		expectErr(t, post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "luda2.jpg")), "subject_id": "luda"}), 451, "spoof_detected")
 		r := post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "luda.jpg")), "subject_id": "luda"})
-		if r.status != 200 {
-			t.Fatalf("luda.jpg (liveness 0.98) rejected: %s", r.body)
+		if r.Status != 200 {
+			t.Fatalf("luda.jpg (liveness 0.98) rejected: %s", r.Body)
 		}
 		expectErr(t, post(t, strict, "/api/v1/verify", map[string]any{"image": b64(photo(t, "luda2.jpg")), "subject_id": "luda"}), 451, "spoof_detected")
 	})
@@ -240,8 +240,8 @@ func TestDefaultThresholdsOnAllPhotos(t *testing.T) {
 		case "jimin3.jpg":
 			expectErr(t, r, 422, "quality_rejected")
 		default:
-			if r.status != 200 {
-				t.Errorf("%s: %d %s", name, r.status, r.body)
+			if r.Status != 200 {
+				t.Errorf("%s: %d %s", name, r.Status, r.Body)
 			}
 		}
 	}

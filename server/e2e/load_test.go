@@ -102,22 +102,22 @@ func TestLoad(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
-				if r.status >= 500 {
+				if r.Status >= 500 {
 					fiveXX.Add(1)
 				}
 				// A search before this partition exists may 404.
-				if r.status != want && !(op == 1 && r.status == 404) {
+				if r.Status != want && !(op == 1 && r.Status == 404) {
 					unexpected.Add(1)
 					mu.Lock()
-					failures = append(failures, fmt.Sprintf("%s %s: %d want %d: %.200s", path, subject, r.status, want, r.body))
+					failures = append(failures, fmt.Sprintf("%s %s: %d want %d: %.200s", path, subject, r.Status, want, r.Body))
 					mu.Unlock()
 					continue
 				}
 				switch {
-				case op == 0 && r.status == 200:
+				case op == 0 && r.Status == 200:
 					model[subject]++
-				case op == 3 && r.status == 200:
-					if n, _ := strconv.Atoi(r.text("DeleteResponse/templates_removed")); n != model[subject] {
+				case op == 3 && r.Status == 200:
+					if n, _ := strconv.Atoi(r.Text("DeleteResponse/templates_removed")); n != model[subject] {
 						unexpected.Add(1)
 						mu.Lock()
 						failures = append(failures, fmt.Sprintf("delete %s removed %d, model has %d", subject, n, model[subject]))
@@ -157,16 +157,16 @@ func TestLoad(t *testing.T) {
 		for subject, n := range models[c] {
 			wantSubjects++
 			r := post(t, p, "/api/v1/verify", map[string]any{"image": bodies["probe"], "subject_id": subject, "partition": part})
-			if r.status != 200 {
-				t.Errorf("subject %s (%d templates in the model) not verifiable: %d %s", subject, n, r.status, r.body)
+			if r.Status != 200 {
+				t.Errorf("subject %s (%d templates in the model) not verifiable: %d %s", subject, n, r.Status, r.Body)
 			}
 		}
 		for s := 0; s < 4; s++ {
 			subject := fmt.Sprintf("c%02d-s%d", c, s)
 			if models[c][subject] == 0 {
 				r := post(t, p, "/api/v1/verify", map[string]any{"image": bodies["probe"], "subject_id": subject, "partition": part})
-				if r.status != 404 {
-					t.Errorf("deleted subject %s still present: %d", subject, r.status)
+				if r.Status != 404 {
+					t.Errorf("deleted subject %s still present: %d", subject, r.Status)
 				}
 			}
 		}
@@ -198,8 +198,8 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := b64(photo(t, "probe"))
-	if r := post(t, p, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "survivor"}); r.status != 200 {
-		t.Fatalf("enrol: %s", r.body)
+	if r := post(t, p, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "survivor"}); r.Status != 200 {
+		t.Fatalf("enrol: %s", r.Body)
 	}
 	const n = 8
 	results := make(chan int, n)
@@ -211,7 +211,7 @@ func TestGracefulShutdown(t *testing.T) {
 				results <- -1
 				return
 			}
-			results <- r.status
+			results <- r.Status
 		}(i)
 	}
 	time.Sleep(30 * time.Millisecond) // let them reach the server
@@ -240,8 +240,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if stats.Total != 1+ok {
 		t.Fatalf("after restart: %d subjects, want %d (1 + %d finished in flight)", stats.Total, 1+ok, ok)
 	}
-	if r := post(t, p2, "/api/v1/verify", map[string]any{"image": img, "subject_id": "survivor"}); r.status != 200 || r.text("VerifyResponse/match") != "true" {
-		t.Fatalf("verify after restart: %s", r.body)
+	if r := post(t, p2, "/api/v1/verify", map[string]any{"image": img, "subject_id": "survivor"}); r.Status != 200 || r.Text("VerifyResponse/match") != "true" {
+		t.Fatalf("verify after restart: %s", r.Body)
 	}
 	t.Logf("%d of %d in-flight enrolments finished during shutdown and survived the restart", ok, n)
 }

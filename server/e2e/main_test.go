@@ -14,13 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"vizor/internal/vizorproc"
+
+	"vizor/server/xmlapi/xmltest"
 )
 
 var (
@@ -129,50 +128,12 @@ func photo(t testing.TB, name string) []byte {
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
-	doc    *etree.Document
-}
-
-func (r resp) text(path string) string {
-	if r.doc == nil {
-		return ""
-	}
-	if e := r.doc.FindElement(path); e != nil {
-		return e.Text()
-	}
-	return ""
-}
+type resp = xmltest.Resp
 
 var client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func doReq(ctx context.Context, method, url, ctype string, body io.Reader) (resp, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return resp{}, err
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return resp{}, err
-	}
-	r := resp{status: res.StatusCode, header: res.Header, body: b}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
-		r.doc = etree.NewDocument()
-		if err := r.doc.ReadFromBytes(b); err != nil {
-			return r, fmt.Errorf("bad XML (%v): %s", err, b)
-		}
-	}
-	return r, nil
+	return xmltest.Do(ctx, client, method, url, ctype, body)
 }
 
 func do(t testing.TB, method, url, ctype string, body io.Reader) resp {
@@ -197,29 +158,29 @@ func getJSON(t testing.TB, p *proc, path string, v any) int {
 	t.Helper()
 	r := do(t, "GET", p.url+path, "", nil)
 	if v != nil {
-		if err := json.Unmarshal(r.body, v); err != nil {
-			t.Fatalf("%s: %v: %s", path, err, r.body)
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, r.Body)
 		}
 	}
-	return r.status
+	return r.Status
 }
 
 func expectErr(t testing.TB, r resp, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
-	if r.doc == nil || r.doc.Root() == nil || r.doc.Root().Tag != "ErrorResponse" {
-		t.Fatalf("want an XML ErrorResponse, got %q", r.body)
+	if r.Doc == nil || r.Doc.Root() == nil || r.Doc.Root().Tag != "ErrorResponse" {
+		t.Fatalf("want an XML ErrorResponse, got %q", r.Body)
 	}
-	if got := r.text("ErrorResponse/status"); got != fmt.Sprint(status) {
+	if got := r.Text("ErrorResponse/status"); got != fmt.Sprint(status) {
 		t.Fatalf("<status> %q, want %d", got, status)
 	}
-	if code != "" && r.text("ErrorResponse/code") != code {
-		t.Fatalf("<code> %q, want %q: %s", r.text("ErrorResponse/code"), code, r.body)
+	if code != "" && r.Text("ErrorResponse/code") != code {
+		t.Fatalf("<code> %q, want %q: %s", r.Text("ErrorResponse/code"), code, r.Body)
 	}
-	if r.text("ErrorResponse/message") == "" {
-		t.Fatalf("no <message>: %s", r.body)
+	if r.Text("ErrorResponse/message") == "" {
+		t.Fatalf("no <message>: %s", r.Body)
 	}
 }
 

@@ -63,11 +63,11 @@ func TestMalformedSweep(t *testing.T) {
 		for _, b := range bodies {
 			t.Run(ep+"/"+b.name, func(t *testing.T) {
 				r := do(t, "POST", p.url+"/api/v1/"+ep, "application/json", strings.NewReader(b.body))
-				if r.status < 400 || r.status >= 500 {
-					t.Fatalf("status %d: %.300s", r.status, r.body)
+				if r.Status < 400 || r.Status >= 500 {
+					t.Fatalf("status %d: %.300s", r.Status, r.Body)
 				}
-				if r.doc == nil || r.doc.Root() == nil || r.doc.Root().Tag != "ErrorResponse" || r.text("ErrorResponse/code") == "" {
-					t.Fatalf("not an XML ErrorResponse: %.300s", r.body)
+				if r.Doc == nil || r.Doc.Root() == nil || r.Doc.Root().Tag != "ErrorResponse" || r.Text("ErrorResponse/code") == "" {
+					t.Fatalf("not an XML ErrorResponse: %.300s", r.Body)
 				}
 			})
 		}
@@ -76,8 +76,8 @@ func TestMalformedSweep(t *testing.T) {
 		big := append([]byte(`{"image":"`), bytes.Repeat([]byte("QUFB"), 5<<20)...) // 20 MiB > 16 MiB
 		big = append(big, `","subject_id":"a"}`...)
 		r, err := doReq(t.Context(), "POST", p.url+"/api/v1/enrol", "application/json", bytes.NewReader(big))
-		if err == nil && r.status != 413 {
-			t.Fatalf("status %d", r.status)
+		if err == nil && r.Status != 413 {
+			t.Fatalf("status %d", r.Status)
 		}
 	})
 	t.Run("slowloris", func(t *testing.T) {
@@ -135,8 +135,8 @@ func TestMalformedSweep(t *testing.T) {
 		}
 	})
 	healthy(t, p)
-	if r := post(t, p, "/api/v1/verify", map[string]any{"image": b64(jpg), "subject_id": "sweep", "partition": "sweep"}); r.status != 200 || r.text("VerifyResponse/match") != "true" {
-		t.Fatalf("server unusable after the sweep: %d %s", r.status, r.body)
+	if r := post(t, p, "/api/v1/verify", map[string]any{"image": b64(jpg), "subject_id": "sweep", "partition": "sweep"}); r.Status != 200 || r.Text("VerifyResponse/match") != "true" {
+		t.Fatalf("server unusable after the sweep: %d %s", r.Status, r.Body)
 	}
 }
 

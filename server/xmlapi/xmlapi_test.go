@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/rs/zerolog"
 
 	"vizor/server"
@@ -23,6 +22,8 @@ import (
 	"vizor/server/service"
 	st "vizor/server/service/servicetest"
 	"vizor/server/xmlapi"
+
+	"vizor/server/xmlapi/xmltest"
 )
 
 type env struct {
@@ -79,48 +80,13 @@ func (e *env) logs() string {
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
-	doc    *etree.Document
-}
-
-func (r resp) text(path string) string {
-	if r.doc == nil {
-		return ""
-	}
-	e := r.doc.FindElement(path)
-	if e == nil {
-		return ""
-	}
-	return e.Text()
-}
+type resp = xmltest.Resp
 
 func do(t *testing.T, method, url, ctype string, body io.Reader, hdr ...string) resp {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
+	r, err := xmltest.Do(context.Background(), http.DefaultClient, method, url, ctype, body, hdr...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, header: res.Header, body: b}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/xml") {
-		r.doc = etree.NewDocument()
-		if err := r.doc.ReadFromBytes(b); err != nil {
-			t.Fatalf("bad XML: %v\n%s", err, b)
-		}
 	}
 	return r
 }
@@ -144,70 +110,70 @@ func ff(seed int64, mod ...func(*st.FakeFace)) []byte {
 
 func expectErr(t *testing.T, r resp, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
-	if r.doc == nil || r.doc.Root() == nil || r.doc.Root().Tag != "ErrorResponse" {
-		t.Fatalf("want XML ErrorResponse, got %q", r.body)
+	if r.Doc == nil || r.Doc.Root() == nil || r.Doc.Root().Tag != "ErrorResponse" {
+		t.Fatalf("want XML ErrorResponse, got %q", r.Body)
 	}
-	if got := r.text("ErrorResponse/status"); got != fmt.Sprint(status) {
+	if got := r.Text("ErrorResponse/status"); got != fmt.Sprint(status) {
 		t.Fatalf("status element %q", got)
 	}
-	if code != "" && r.text("ErrorResponse/code") != code {
-		t.Fatalf("code %q, want %q: %s", r.text("ErrorResponse/code"), code, r.body)
+	if code != "" && r.Text("ErrorResponse/code") != code {
+		t.Fatalf("code %q, want %q: %s", r.Text("ErrorResponse/code"), code, r.Body)
 	}
-	if r.text("ErrorResponse/message") == "" {
-		t.Fatalf("no message: %s", r.body)
+	if r.Text("ErrorResponse/message") == "" {
+		t.Fatalf("no message: %s", r.Body)
 	}
 }
 
 func TestEndpoints(t *testing.T) {
 	e := start(t, nil)
 	r := e.post(t, "/api/v1/enrol", map[string]any{"image": b64(ff(1)), "subject_id": "person-001"})
-	if r.status != 200 || r.doc.Root().Tag != "EnrolResponse" || r.text("EnrolResponse/status") != "OK" ||
-		r.text("EnrolResponse/subject_id") != "person-001" || r.text("EnrolResponse/model_id") != "fake-model-8" ||
-		r.text("EnrolResponse/quality_score") != "0.9" {
-		t.Fatalf("enrol: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Doc.Root().Tag != "EnrolResponse" || r.Text("EnrolResponse/status") != "OK" ||
+		r.Text("EnrolResponse/subject_id") != "person-001" || r.Text("EnrolResponse/model_id") != "fake-model-8" ||
+		r.Text("EnrolResponse/quality_score") != "0.9" {
+		t.Fatalf("enrol: %d %s", r.Status, r.Body)
 	}
 	e.post(t, "/api/v1/enrol", map[string]any{"image": b64(ff(2)), "subject_id": "person-002", "partition": "default"})
 	r = e.post(t, "/api/v1/search", map[string]any{"image": b64(ff(1)), "top_k": 5, "min_score": -1})
-	if r.status != 200 || r.doc.Root().Tag != "SearchResponse" {
-		t.Fatalf("search: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Doc.Root().Tag != "SearchResponse" {
+		t.Fatalf("search: %d %s", r.Status, r.Body)
 	}
-	cands := r.doc.FindElements("SearchResponse/candidates/candidate")
+	cands := r.Doc.FindElements("SearchResponse/candidates/candidate")
 	if len(cands) != 2 || cands[0].FindElement("subject_id").Text() != "person-001" || cands[0].FindElement("rank").Text() != "1" ||
 		cands[0].FindElement("score").Text() != "1.0" || cands[1].FindElement("rank").Text() != "2" {
-		t.Fatalf("candidates: %s", r.body)
+		t.Fatalf("candidates: %s", r.Body)
 	}
 	for _, el := range []string{"status", "quality_score", "model_id", "face/index", "face/faces_detected", "face/selection"} {
-		if r.text("SearchResponse/"+el) == "" {
-			t.Fatalf("missing %s: %s", el, r.body)
+		if r.Text("SearchResponse/"+el) == "" {
+			t.Fatalf("missing %s: %s", el, r.Body)
 		}
 	}
 	r = e.post(t, "/api/v1/verify", map[string]any{"image": b64(ff(1)), "subject_id": "person-001"})
-	if r.status != 200 || r.text("VerifyResponse/match") != "true" || r.text("VerifyResponse/score") != "1.0" ||
-		r.text("VerifyResponse/subject_id") != "person-001" || r.text("VerifyResponse/quality_score") == "" || r.text("VerifyResponse/model_id") == "" {
-		t.Fatalf("verify: %s", r.body)
+	if r.Status != 200 || r.Text("VerifyResponse/match") != "true" || r.Text("VerifyResponse/score") != "1.0" ||
+		r.Text("VerifyResponse/subject_id") != "person-001" || r.Text("VerifyResponse/quality_score") == "" || r.Text("VerifyResponse/model_id") == "" {
+		t.Fatalf("verify: %s", r.Body)
 	}
 	r = e.post(t, "/api/v1/verify", map[string]any{"image": b64(ff(1)), "subject_id": "person-002"})
-	if r.status != 200 || r.text("VerifyResponse/match") != "false" {
-		t.Fatalf("verify other: %s", r.body)
+	if r.Status != 200 || r.Text("VerifyResponse/match") != "false" {
+		t.Fatalf("verify other: %s", r.Body)
 	}
 	r = do(t, "GET", e.url+"/partitions", "", nil)
-	if r.status != 200 || strings.TrimSpace(string(r.body)) == "" || !strings.Contains(string(r.body), `"default"`) {
-		t.Fatalf("partitions: %s", r.body)
+	if r.Status != 200 || strings.TrimSpace(string(r.Body)) == "" || !strings.Contains(string(r.Body), `"default"`) {
+		t.Fatalf("partitions: %s", r.Body)
 	}
 	var stats struct {
 		Total      int            `json:"total_subjects"`
 		Partitions map[string]int `json:"partitions"`
 	}
 	r = do(t, "GET", e.url+"/stats", "", nil)
-	if json.Unmarshal(r.body, &stats) != nil || stats.Total != 2 || stats.Partitions["default"] != 2 {
-		t.Fatalf("stats: %s", r.body)
+	if json.Unmarshal(r.Body, &stats) != nil || stats.Total != 2 || stats.Partitions["default"] != 2 {
+		t.Fatalf("stats: %s", r.Body)
 	}
 	r = e.post(t, "/api/v1/delete", map[string]any{"subject_id": "person-001"})
-	if r.status != 200 || r.text("DeleteResponse/status") != "OK" || r.text("DeleteResponse/subject_id") != "person-001" {
-		t.Fatalf("delete: %s", r.body)
+	if r.Status != 200 || r.Text("DeleteResponse/status") != "OK" || r.Text("DeleteResponse/subject_id") != "person-001" {
+		t.Fatalf("delete: %s", r.Body)
 	}
 	var health struct {
 		Status     string          `json:"status"`
@@ -218,19 +184,19 @@ func TestEndpoints(t *testing.T) {
 		} `json:"mad"`
 	}
 	r = do(t, "GET", e.url+"/health", "", nil)
-	if r.status != 200 || json.Unmarshal(r.body, &health) != nil || health.Status != "healthy" || !health.Components["faiss_index"] ||
+	if r.Status != 200 || json.Unmarshal(r.Body, &health) != nil || health.Status != "healthy" || !health.Components["faiss_index"] ||
 		!health.Components["onnx_pad"] || health.MAD.Enabled || !strings.Contains(health.MAD.Note, "no MAD") {
-		t.Fatalf("health: %s", r.body)
+		t.Fatalf("health: %s", r.Body)
 	}
 	r = do(t, "GET", e.url+"/version", "", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `"model_id": "fake-model-8"`) {
-		t.Fatalf("version: %s", r.body)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"model_id": "fake-model-8"`) {
+		t.Fatalf("version: %s", r.Body)
 	}
 	r = do(t, "GET", e.url+"/metrics", "", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `vizor_http_requests_total{route="search",code="200"} 1`) {
-		t.Fatalf("metrics: %s", r.body)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `vizor_http_requests_total{route="search",code="200"} 1`) {
+		t.Fatalf("metrics: %s", r.Body)
 	}
-	if r.header.Get("X-Request-Id") == "" {
+	if r.Header.Get("X-Request-Id") == "" {
 		t.Fatal("no X-Request-Id")
 	}
 }
@@ -245,8 +211,8 @@ func TestMultipart(t *testing.T) {
 	mw.WriteField("partition", "forms")
 	mw.Close()
 	r := do(t, "POST", e.url+"/api/v1/enrol", mw.FormDataContentType(), &buf)
-	if r.status != 200 || r.text("EnrolResponse/subject_id") != "mp" || r.text("EnrolResponse/partition") != "forms" {
-		t.Fatalf("multipart enrol: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Text("EnrolResponse/subject_id") != "mp" || r.Text("EnrolResponse/partition") != "forms" {
+		t.Fatalf("multipart enrol: %d %s", r.Status, r.Body)
 	}
 	buf.Reset()
 	mw = multipart.NewWriter(&buf)
@@ -256,8 +222,8 @@ func TestMultipart(t *testing.T) {
 	mw.WriteField("top_k", "3")
 	mw.Close()
 	r = do(t, "POST", e.url+"/api/v1/search", mw.FormDataContentType(), &buf)
-	if r.status != 200 || r.text("SearchResponse/candidates/candidate/subject_id") != "mp" {
-		t.Fatalf("multipart search: %d %s", r.status, r.body)
+	if r.Status != 200 || r.Text("SearchResponse/candidates/candidate/subject_id") != "mp" {
+		t.Fatalf("multipart search: %d %s", r.Status, r.Body)
 	}
 	buf.Reset()
 	mw = multipart.NewWriter(&buf)
@@ -339,8 +305,8 @@ func TestErrorPaths(t *testing.T) {
 	t.Run("method", func(t *testing.T) {
 		r := do(t, "GET", e.url+"/api/v1/search", "", nil)
 		expectErr(t, r, 405, "method_not_allowed")
-		if r.header.Get("Allow") != "POST" {
-			t.Fatalf("Allow %q", r.header.Get("Allow"))
+		if r.Header.Get("Allow") != "POST" {
+			t.Fatalf("Allow %q", r.Header.Get("Allow"))
 		}
 	})
 	t.Run("body over limit", func(t *testing.T) {
@@ -348,8 +314,8 @@ func TestErrorPaths(t *testing.T) {
 		expectErr(t, do(t, "POST", e.url+"/api/v1/search", "application/json", strings.NewReader(big)), 413, "body_too_large")
 	})
 	t.Run("server still up", func(t *testing.T) {
-		if r := do(t, "GET", e.url+"/health", "", nil); r.status != 200 {
-			t.Fatal(r.status)
+		if r := do(t, "GET", e.url+"/health", "", nil); r.Status != 200 {
+			t.Fatal(r.Status)
 		}
 	})
 }
@@ -362,23 +328,23 @@ func TestAPIKeys(t *testing.T) {
 	img := b64(ff(1))
 	expectErr(t, e.post(t, "/api/v1/search", map[string]any{"image": img}), 401, "unauthorized")
 	expectErr(t, e.post(t, "/api/v1/search", map[string]any{"image": img}, "X-Api-Key", "wrong"), 401, "unauthorized")
-	if r := e.post(t, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "a"}, "x-api-key", "admin"); r.status != 200 {
-		t.Fatalf("admin enrol: %s", r.body)
+	if r := e.post(t, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "a"}, "x-api-key", "admin"); r.Status != 200 {
+		t.Fatalf("admin enrol: %s", r.Body)
 	}
-	if r := e.post(t, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "w", "partition": "watchlist"}, "x-api-key", "watch"); r.status != 200 {
-		t.Fatalf("watch enrol: %s", r.body)
+	if r := e.post(t, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "w", "partition": "watchlist"}, "x-api-key", "watch"); r.Status != 200 {
+		t.Fatalf("watch enrol: %s", r.Body)
 	}
 	expectErr(t, e.post(t, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "b"}, "x-api-key", "reader"), 403, "forbidden")
 	expectErr(t, e.post(t, "/api/v1/search", map[string]any{"image": img, "partition": "watchlist"}, "x-api-key", "reader"), 403, "forbidden")
-	if r := e.post(t, "/api/v1/search", map[string]any{"image": img}, "x-api-key", "reader"); r.status != 200 {
-		t.Fatalf("reader search: %s", r.body)
+	if r := e.post(t, "/api/v1/search", map[string]any{"image": img}, "x-api-key", "reader"); r.Status != 200 {
+		t.Fatalf("reader search: %s", r.Body)
 	}
 	r := do(t, "GET", e.url+"/partitions", "", nil, "x-api-key", "reader")
-	if r.status != 200 || strings.Contains(string(r.body), "watchlist") {
-		t.Fatalf("partitions filtered: %s", r.body)
+	if r.Status != 200 || strings.Contains(string(r.Body), "watchlist") {
+		t.Fatalf("partitions filtered: %s", r.Body)
 	}
-	if r := do(t, "GET", e.url+"/health", "", nil); r.status != 200 {
-		t.Fatalf("health must stay open: %d", r.status)
+	if r := do(t, "GET", e.url+"/health", "", nil); r.Status != 200 {
+		t.Fatalf("health must stay open: %d", r.Status)
 	}
 	expectErr(t, do(t, "GET", e.url+"/stats", "", nil), 401, "unauthorized")
 }
@@ -401,16 +367,16 @@ func TestBusy(t *testing.T) {
 	var r resp
 	for i := 0; i < 40; i++ {
 		time.Sleep(50 * time.Millisecond)
-		if r = do(t, "POST", url, "application/json", strings.NewReader(body)); r.status == 503 {
+		if r = do(t, "POST", url, "application/json", strings.NewReader(body)); r.Status == 503 {
 			break
 		}
 	}
 	expectErr(t, r, 503, "busy")
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("no Retry-After")
 	}
-	if first := <-done; first.status != 404 && first.status != 503 { // 404: empty gallery
-		t.Fatalf("first: %d %s", first.status, first.body)
+	if first := <-done; first.Status != 404 && first.Status != 503 { // 404: empty gallery
+		t.Fatalf("first: %d %s", first.Status, first.Body)
 	}
 }
 
@@ -442,7 +408,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 	if time.Since(start) > 6*time.Second {
 		t.Fatalf("took %v", time.Since(start))
 	}
-	if r := do(t, "GET", e.url+"/health", "", nil); r.status != 200 {
+	if r := do(t, "GET", e.url+"/health", "", nil); r.Status != 200 {
 		t.Fatal("server down after slowloris")
 	}
 }
