@@ -7,7 +7,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -102,38 +101,27 @@ func NewMetrics() *Metrics {
 
 // Server is the HTTP server.
 type Server struct {
-	cfg      config.Config
-	log      zerolog.Logger
-	m        *Metrics
-	auth     *Auth
-	flavour  Flavour
-	routes   map[string]map[string]*Route // path -> method -> route
-	inFlight chan struct{}
-	ids      *RequestIDs
-	srv      *fasthttp.Server
+	cfg     config.Config
+	log     zerolog.Logger
+	m       *Metrics
+	auth    *Auth
+	flavour Flavour
+	routes  map[string]map[string]*Route // path -> method -> route
+	limit   *Limiter
+	ids     *RequestIDs
+	srv     *fasthttp.Server
 }
 
 // New builds a server for one flavour.
 func New(cfg config.Config, log zerolog.Logger, m *Metrics, fl Flavour) *Server {
 	s := &Server{cfg: cfg, log: log, m: m, auth: NewAuth(cfg.APIKeys), flavour: fl,
-		routes: map[string]map[string]*Route{}, inFlight: make(chan struct{}, cfg.MaxInFlight),
+		routes: map[string]map[string]*Route{}, limit: NewLimiter(cfg.MaxInFlight, m),
 		ids: NewRequestIDs()}
 	for _, r := range fl.Routes() {
 		s.add(r)
 	}
 	s.add(Route{Method: "GET", Path: "/metrics", Name: "metrics", Op: "read", Handler: s.metrics})
-	s.srv = &fasthttp.Server{
-		Name:                         "vizor",
-		Handler:                      s.handle,
-		ErrorHandler:                 s.transportError,
-		ReadTimeout:                  cfg.ReadTimeout,
-		WriteTimeout:                 cfg.WriteTimeout,
-		IdleTimeout:                  cfg.IdleTimeout,
-		MaxRequestBodySize:           cfg.MaxBodyBytes,
-		DisablePreParseMultipartForm: true,
-		CloseOnShutdown:              true,
-		Logger:                       fasthttpLogger{log},
-	}
+	s.srv = NewHTTPServer(cfg, log, s.handle, s.transportError)
 	return s
 }
 
@@ -218,19 +206,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	if route.Limited {
-		select {
-		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
-		default:
+		release, ok := s.limit.Acquire(ctx)
+		if !ok {
 			req.ErrCode = "busy"
-			s.m.Rejected.With("busy").Inc()
-			ctx.Response.Header.Set("Retry-After", "1")
-			s.flavour.WriteError(ctx, fasthttp.StatusServiceUnavailable, "busy", fmt.Sprintf("server busy: %d requests in flight", s.cfg.MaxInFlight))
+			s.flavour.WriteError(ctx, fasthttp.StatusServiceUnavailable, "busy", s.limit.Busy())
 			return
 		}
-		g := s.m.InFlight.With()
-		g.Inc()
-		defer g.Dec()
+		defer release()
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
@@ -296,14 +278,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
 // transportError answers requests fasthttp could not read: bodies over the
 // limit (413), malformed HTTP (400), read timeouts.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	status, code := fasthttp.StatusBadRequest, "bad_request"
-	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		status, code = fasthttp.StatusRequestEntityTooLarge, "body_too_large"
-		err = fmt.Errorf("request body over the %d-byte limit", s.cfg.MaxBodyBytes)
-	case isTimeout(err):
-		status, code = fasthttp.StatusRequestTimeout, "request_timeout"
-	}
+	status, code, err := ReadError(err, s.cfg.MaxBodyBytes)
 	s.m.Rejected.With(code).Inc()
 	s.m.Requests.With("transport", strconv.Itoa(status)).Inc()
 	s.log.Info().Str("path", string(ctx.Path())).Int("status", status).Str("error", code).Str("remote", ctx.RemoteIP().String()).Msg("request refused")
@@ -311,18 +286,7 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	s.flavour.WriteError(ctx, status, code, err.Error())
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
 func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType(metrics.ContentType)
 	s.m.Reg.Write(ctx)
-}
-
-type fasthttpLogger struct{ l zerolog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug().Str("component", "fasthttp").Msgf(format, args...)
 }

@@ -12,7 +12,6 @@ package compat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -76,36 +75,28 @@ type route struct {
 
 // Server is one compatibility listener.
 type Server struct {
-	api      API
-	cfg      config.Config
-	log      zerolog.Logger
-	m        *server.Metrics
-	routes   []route
-	inFlight chan struct{}
-	ids      *server.RequestIDs
-	srv      *fasthttp.Server
+	api    API
+	cfg    config.Config
+	log    zerolog.Logger
+	m      *server.Metrics
+	routes []route
+	limit  *server.Limiter
+	ids    *server.RequestIDs
+	srv    *fasthttp.Server
 }
 
 // NewServer builds a listener for api with the main server's limits,
 // timeouts and metrics.
 func NewServer(api API, cfg config.Config, log zerolog.Logger, m *server.Metrics) *Server {
 	s := &Server{api: api, cfg: cfg, log: log.With().Str("api", api.Name()).Logger(), m: m,
-		inFlight: make(chan struct{}, max(1, cfg.MaxInFlight)), ids: server.NewRequestIDs()}
+		limit: server.NewLimiter(cfg.MaxInFlight, m), ids: server.NewRequestIDs()}
 	for _, r := range api.Routes() {
 		s.routes = append(s.routes, route{Route: r, segs: split(r.Pattern)})
 	}
-	s.srv = &fasthttp.Server{
-		Name:                         "vizor",
-		Handler:                      s.handle,
-		ErrorHandler:                 s.transportError,
-		ReadTimeout:                  cfg.ReadTimeout,
-		WriteTimeout:                 cfg.WriteTimeout,
-		IdleTimeout:                  cfg.IdleTimeout,
-		MaxRequestBodySize:           cfg.MaxBodyBytes,
-		DisablePreParseMultipartForm: true,
-		CloseOnShutdown:              true,
-		NoDefaultContentType:         true,
-	}
+	s.srv = server.NewHTTPServer(cfg, s.log, s.handle, s.transportError)
+	// These APIs' clients read an absent Content-Type as "no body type";
+	// fasthttp would otherwise default it to text/plain.
+	s.srv.NoDefaultContentType = true
 	return s
 }
 
@@ -182,18 +173,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	req.Route = s.api.Name() + "_" + r.Name
 	if r.Limited {
-		select {
-		case s.inFlight <- struct{}{}:
-			defer func() { <-s.inFlight }()
-		default:
-			s.m.Rejected.With("busy").Inc()
-			ctx.Response.Header.Set("Retry-After", "1")
-			s.api.WriteError(ctx, fasthttp.StatusServiceUnavailable, fmt.Sprintf("server busy: %d requests in flight", s.cfg.MaxInFlight))
+		release, ok := s.limit.Acquire(ctx)
+		if !ok {
+			s.api.WriteError(ctx, fasthttp.StatusServiceUnavailable, s.limit.Busy())
 			return
 		}
-		g := s.m.InFlight.With()
-		g.Inc()
-		defer g.Dec()
+		defer release()
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
@@ -222,15 +207,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
 }
 
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
-	status := fasthttp.StatusBadRequest
-	var ne net.Error
-	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		status = fasthttp.StatusRequestEntityTooLarge
-		err = fmt.Errorf("request body over the %d-byte limit", s.cfg.MaxBodyBytes)
-	case errors.As(err, &ne) && ne.Timeout():
-		status = fasthttp.StatusRequestTimeout
-	}
+	status, _, err := server.ReadError(err, s.cfg.MaxBodyBytes)
 	s.m.Requests.With(s.api.Name()+"_transport", strconv.Itoa(status)).Inc()
 	s.log.Info().Str("path", string(ctx.Path())).Int("status", status).Str("error", err.Error()).Msg("request refused")
 	ctx.SetConnectionClose()
