@@ -1,0 +1,24 @@
+package bindings
+
+import "context"
+
+// Analyzer is what a caller of the engine needs. *Engine runs the pipeline
+// in this process; engineproc.Pool runs it in supervised worker processes
+// (so a native crash costs one request, not the server). Both are safe for
+// concurrent use and Close is safe to call twice.
+type Analyzer interface {
+	Analyze(ctx context.Context, images [][]byte, opts Options) ([]Result, error)
+	Info() Info
+	Close() error
+}
+
+var _ Analyzer = (*Engine)(nil)
+
+// DebugCrash is nil in every normal build. Built with the vizor_crashtest
+// tag (tests only), it crashes the process with a real SIGSEGV in native
+// code, so that tests can prove a crashing worker costs one request.
+var DebugCrash func()
+
+// DebugCrashMarker starts an image that, in a vizor_crashtest build,
+// crashes the engine worker that receives it.
+const DebugCrashMarker = "VIZOR-DEBUG-CRASH\x00"
