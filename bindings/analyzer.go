@@ -22,3 +22,13 @@ var DebugCrash func()
 // DebugCrashMarker starts an image that, in a vizor_crashtest build,
 // crashes the engine worker that receives it.
 const DebugCrashMarker = "VIZOR-DEBUG-CRASH\x00"
+
+// AnalyzeOne runs a single image through a; the image's own failure is
+// returned as the error.
+func AnalyzeOne(ctx context.Context, a Analyzer, image []byte, opts Options) (Result, error) {
+	rs, err := a.Analyze(ctx, [][]byte{image}, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], rs[0].Err
+}

@@ -10,14 +10,15 @@ import (
 	"vizor/server/service"
 )
 
-// Engine wraps a bindings.Engine.
+// Engine wraps the engine: in process (*bindings.Engine) or in supervised
+// worker processes (*engineproc.Pool).
 type Engine struct {
-	E      *bindings.Engine
+	E      bindings.Analyzer
 	status service.EngineStatus
 }
 
 // NewEngine adapts e.
-func NewEngine(e *bindings.Engine) *Engine {
+func NewEngine(e bindings.Analyzer) *Engine {
 	info := e.Info()
 	st := service.EngineStatus{
 		Version: info.EngineVersion, ABIVersion: info.ABIVersion, Backend: info.Backend,
