@@ -13,7 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"vizor/bindings"
 	"vizor/gallery"
 	"vizor/server"
 	"vizor/server/backend"
@@ -51,10 +50,8 @@ func runServe(args []string) error {
 	}
 	addr, note := server.EffectiveAddr(cfg)
 
-	eng, err := bindings.Open(bindings.Config{
-		ModelsDir: cfg.ModelsDir, Workers: cfg.EngineWorkers, ThreadsPerWorker: cfg.EngineThreads, Backend: cfg.EngineBackend,
-		MaxPixels: cfg.MaxPixels, MaxBytes: int64(cfg.MaxBodyBytes),
-	})
+	restarts := &workerRestarts{log: log}
+	eng, err := openEngine(cfg, restarts.note)
 	if err != nil {
 		return fmt.Errorf("engine (models %s): %w", cfg.ModelsDir, err)
 	}
@@ -77,6 +74,9 @@ func runServe(args []string) error {
 		MaxTopK:               cfg.MaxTopK,
 	}, batcher, galA)
 	m := server.NewMetrics()
+	restarts.mu.Lock()
+	restarts.count = m.Reg.NewCounterVec("vizor_engine_worker_restarts_total", "Engine worker processes replaced after a crash or a hang (engine_isolation=process).")
+	restarts.mu.Unlock()
 	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
 	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
 	m.Reg.NewGaugeFunc("vizor_gallery_templates", "Templates stored in the gallery.", func() float64 {

@@ -63,6 +63,9 @@ type Config struct {
 	EngineWorkers int
 	EngineThreads int // threads per engine worker (intra-op)
 	EngineBackend string
+	// EngineIsolation is "process" (the engine runs in supervised worker
+	// processes: a native crash costs one request) or "off" (in process).
+	EngineIsolation string
 	BatchMax      int           // micro-batch size; 1 disables batching
 	BatchWait     time.Duration // extra wait for a batch to fill when the engine is idle
 
@@ -211,6 +214,7 @@ var Settings = []Setting{
 	mk("engine_workers", "0", "engine worker threads (0: number of CPUs)", integer, func(c *Config) *int { return &c.EngineWorkers }),
 	mk("engine_threads", "1", "threads per engine worker for one forward pass (0: engine default)", integer, func(c *Config) *int { return &c.EngineThreads }),
 	mk("engine_backend", "cpu", "inference backend: cpu or cuda", str, func(c *Config) *string { return &c.EngineBackend }),
+	mk("engine_isolation", "process", "process: the engine runs in engine_workers supervised worker processes, so a crash in native code (a decoder, OpenCV) fails only the request that caused it and the worker is restarted; off: in the server process (one crash stops the server)", str, func(c *Config) *string { return &c.EngineIsolation }),
 	mk("batch_max", "8", "largest micro-batch of concurrent requests sent to the engine in one call; 1 disables batching", integer, func(c *Config) *int { return &c.BatchMax }),
 	mk("batch_wait", "0s", "extra time a batch may wait to fill while the engine is idle", duration, func(c *Config) *time.Duration { return &c.BatchWait }),
 	setting("api_keys", "", "API keys: KEY[:PARTITIONS[:OPERATIONS]] entries separated by ';', lists by ',' ('*' or empty: all); operations: search,verify,enrol,delete,read",
@@ -426,6 +430,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight must be >= 1"))
+	}
+	switch c.EngineIsolation {
+	case "process", "off":
+	default:
+		errs = append(errs, fmt.Errorf("engine_isolation must be process or off, got %q", c.EngineIsolation))
 	}
 	if c.BatchMax < 1 {
 		errs = append(errs, fmt.Errorf("batch_max must be >= 1"))
