@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"net/url"
@@ -57,7 +58,7 @@ func TestNormalizeGIFAndICO(t *testing.T) {
 	if err := gif.Encode(&g, img, nil); err != nil {
 		t.Fatal(err)
 	}
-	out, f, err := Normalize(g.Bytes())
+	out, f, err := Normalize(g.Bytes(), 0)
 	if err != nil || f != "gif" || Sniff(out) != "png" {
 		t.Fatalf("gif: %v %s %s", err, f, Sniff(out))
 	}
@@ -70,18 +71,23 @@ func TestNormalizeGIFAndICO(t *testing.T) {
 	ico := []byte{0, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0}
 	ico = append(ico, byte(p.Len()), byte(p.Len()>>8), 0, 0, 22, 0, 0, 0)
 	ico = append(ico, p.Bytes()...)
-	out, f, err = Normalize(ico)
+	out, f, err = Normalize(ico, 0)
 	if err != nil || f != "ico" || !bytes.Equal(out, p.Bytes()) {
 		t.Fatalf("ico: %v %s", err, f)
 	}
-	if _, _, err := Normalize([]byte("GIF89a garbage")); err == nil {
+	if _, _, err := Normalize([]byte("GIF89a garbage"), 0); err == nil {
 		t.Fatal("broken gif accepted")
 	}
-	if _, _, err := Normalize([]byte{0, 0, 1, 0, 5, 0, 1}); err == nil {
+	if _, _, err := Normalize([]byte{0, 0, 1, 0, 5, 0, 1}, 0); err == nil {
 		t.Fatal("truncated ico accepted")
 	}
-	if b, f, err := Normalize([]byte("\xff\xd8\xff\xe0jpeg")); err != nil || f != "jpeg" || string(b) != "\xff\xd8\xff\xe0jpeg" {
-		t.Fatal("jpeg not passed through")
+	var j bytes.Buffer
+	_ = jpeg.Encode(&j, image.NewGray(image.Rect(0, 0, 64, 48)), nil)
+	if b, f, err := Normalize(j.Bytes(), 0); err != nil || f != "jpeg" || !bytes.Equal(b, j.Bytes()) {
+		t.Fatalf("jpeg not passed through: %v", err)
+	}
+	if _, _, err := Normalize([]byte("\xff\xd8\xff\xe0jpeg"), 0); err == nil {
+		t.Fatal("a JPEG without a frame header accepted")
 	}
 }
 

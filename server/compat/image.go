@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/image/bmp"
+
+	"vizor/server/service"
 )
 
 // Sniff names an encoded image's format from its first bytes: jpeg, png,
@@ -40,26 +42,42 @@ func Sniff(b []byte) string {
 // ErrImage is an image the compatibility layer cannot read or convert.
 var ErrImage = errors.New("image could not be decoded")
 
-// Normalize returns image bytes the engine decodes. JPEG, PNG, BMP, TIFF and
-// static WebP pass unchanged (the engine reads them). GIF (the engine refuses
-// it) becomes a PNG of its first frame; ICO becomes its largest entry (a PNG
-// entry as is, a BMP entry converted to PNG). Anything else is returned
-// unchanged for the engine to judge.
-func Normalize(b []byte) ([]byte, string, error) {
-	f := Sniff(b)
+// Normalize checks an image's header against maxPixels (CheckImage: too
+// large is service.ErrImageTooLarge, unreadable or contradictory
+// service.ErrBadImage) and returns bytes the engine decodes. Nothing is
+// decoded before that check. JPEG, PNG, BMP, TIFF and static WebP pass
+// unchanged (the engine reads them). GIF (the engine refuses it) becomes a
+// PNG of its first frame; ICO becomes its largest entry (a PNG entry as is,
+// a BMP entry converted to PNG).
+func Normalize(b []byte, maxPixels int64) ([]byte, string, error) {
+	h, err := CheckImage(b, maxPixels)
+	if err != nil {
+		return nil, h.Format, err
+	}
+	f := h.Format
 	switch f {
 	case "gif":
 		img, err := gif.Decode(bytes.NewReader(b))
 		if err != nil {
-			return nil, f, fmt.Errorf("%w: gif: %v", ErrImage, err)
+			return nil, f, badImage("gif: "+err.Error(), errors.Join(ErrImage, err))
 		}
 		out, err := encodePNG(img)
-		return out, f, err
+		return out, f, asBadImage(err)
 	case "ico":
 		out, err := icoToPNG(b)
-		return out, f, err
+		return out, f, asBadImage(err)
 	}
 	return b, f, nil
+}
+
+// asBadImage gives a conversion failure the service's ErrBadImage kind (the
+// flavours map kinds to statuses); service errors pass unchanged.
+func asBadImage(err error) error {
+	var se *service.Error
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	return badImage(strings.TrimPrefix(err.Error(), ErrImage.Error()+": "), err)
 }
 
 func encodePNG(img image.Image) ([]byte, error) {
@@ -74,34 +92,10 @@ func encodePNG(img image.Image) ([]byte, error) {
 // whole PNG file or a BMP without its 14-byte file header whose height
 // counts the XOR bitmap and the AND mask together.
 func icoToPNG(b []byte) ([]byte, error) {
-	n := int(binary.LittleEndian.Uint16(b[4:6]))
-	if len(b) < 6+16*n {
-		return nil, fmt.Errorf("%w: ico: truncated directory", ErrImage)
+	_, data, err := icoLargest(b)
+	if err != nil {
+		return nil, err
 	}
-	best, bestArea := -1, -1
-	for i := 0; i < n; i++ {
-		e := b[6+16*i:]
-		w, h := int(e[0]), int(e[1])
-		if w == 0 {
-			w = 256
-		}
-		if h == 0 {
-			h = 256
-		}
-		if w*h > bestArea {
-			best, bestArea = i, w*h
-		}
-	}
-	if best < 0 {
-		return nil, fmt.Errorf("%w: ico: no images", ErrImage)
-	}
-	e := b[6+16*best:]
-	size := int(binary.LittleEndian.Uint32(e[8:12]))
-	off := int(binary.LittleEndian.Uint32(e[12:16]))
-	if off < 0 || size <= 0 || off+size > len(b) || off+size < off {
-		return nil, fmt.Errorf("%w: ico: entry out of bounds", ErrImage)
-	}
-	data := b[off : off+size]
 	if bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) {
 		return data, nil
 	}

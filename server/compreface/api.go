@@ -396,9 +396,9 @@ func (a *API) image(ctx *fasthttp.RequestCtx, field string, body map[string]json
 			return nil, false
 		}
 	}
-	img, _, err := compat.Normalize(up.Data)
+	img, _, err := compat.Normalize(up.Data, a.d.Cfg.MaxPixels)
 	if err != nil {
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Image could not be decoded: "+err.Error())
+		engineErr(ctx, err) // too large and undecodable are distinct 400s
 		return nil, false
 	}
 	return img, true

@@ -118,9 +118,9 @@ func (a *API) image(ctx *fasthttp.RequestCtx, others ...string) ([]byte, string,
 		fail(ctx, http.StatusBadRequest, "Invalid file extension")
 		return nil, "", false
 	}
-	img, _, err := compat.Normalize(up.Data)
+	img, _, err := compat.Normalize(up.Data, a.d.Cfg.MaxPixels)
 	if err != nil {
-		fail(ctx, http.StatusInternalServerError, "Error processing image: "+err.Error())
+		probeErr(ctx, err, true)
 		return nil, "", false
 	}
 	return img, path.Base(up.Filename), true
@@ -131,7 +131,9 @@ const noFace = "No face detected in the image. Please upload an image with a cle
 // probeErr answers an extraction failure. A missing face on upload is the
 // documented 400; everything about the image content on compare is the
 // documented 500 "Error processing image"; gate rejections (quality, PAD)
-// are 400s with their reason; an unavailable engine is 503.
+// are 400s with their reason; an image over the pixel limit is 413 and one
+// that cannot be read 400 (the client's fault, not a processing error); an
+// unavailable engine is 503.
 func probeErr(ctx *fasthttp.RequestCtx, err error, upload bool) {
 	compat.From(ctx).Detail = err.Error()
 	switch service.Kind(err) {
@@ -143,6 +145,11 @@ func probeErr(ctx *fasthttp.RequestCtx, err error, upload bool) {
 		}
 	case service.ErrQuality, service.ErrSpoof, service.ErrMorph:
 		fail(ctx, http.StatusBadRequest, "Face rejected: "+service.Message(err))
+	case service.ErrImageTooLarge:
+		fail(ctx, http.StatusRequestEntityTooLarge, "Error processing image: "+service.Message(err))
+	case service.ErrBadImage, service.ErrInvalid:
+		// The client's image is at fault: a 4xx, with the documented prefix.
+		fail(ctx, http.StatusBadRequest, "Error processing image: "+service.Message(err))
 	case service.ErrTimeout, service.ErrUnavailable:
 		fail(ctx, http.StatusServiceUnavailable, "Error processing image: "+service.Message(err))
 	default:

@@ -197,11 +197,11 @@ func (a *API) decode(s string) ([]byte, error) {
 	up, err := compat.Base64Field(s, a.d.MaxImage())
 	switch {
 	case errors.Is(err, compat.ErrTooLarge):
-		return nil, fmt.Errorf("image larger than %d MB", a.d.MaxImage()>>20)
+		return nil, &service.Error{Kind: service.ErrImageTooLarge, Msg: fmt.Sprintf("image larger than %d MB", a.d.MaxImage()>>20)}
 	case err != nil:
-		return nil, errors.New("image is not valid base64")
+		return nil, &service.Error{Kind: service.ErrBadImage, Msg: "image is not valid base64"}
 	}
-	img, _, err := compat.Normalize(up.Data)
+	img, _, err := compat.Normalize(up.Data, a.d.Cfg.MaxPixels)
 	return img, err
 }
 
@@ -209,7 +209,7 @@ func (a *API) decode(s string) ([]byte, error) {
 func (a *API) extract(ctx *fasthttp.RequestCtx, op, s string) (service.Probe, error) {
 	img, err := a.decode(s)
 	if err != nil {
-		return service.Probe{}, &service.Error{Kind: service.ErrBadImage, Msg: err.Error()}
+		return service.Probe{}, err
 	}
 	return a.d.Svc.Extract(compat.From(ctx).Ctx, op, img, service.Options{})
 }
@@ -233,6 +233,8 @@ func status(err error) int {
 		return http.StatusServiceUnavailable
 	case service.ErrInternal:
 		return http.StatusInternalServerError
+	case service.ErrImageTooLarge:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest
 }
@@ -284,11 +286,11 @@ func (e *pairErr) Unwrap() error { return e.err }
 func (a *API) compareTwo(ctx *fasthttp.RequestCtx, s1, s2 string) (float32, error) {
 	img1, err := a.decode(s1)
 	if err != nil {
-		return 0, &pairErr{1, &service.Error{Kind: service.ErrBadImage, Msg: err.Error()}}
+		return 0, &pairErr{1, err}
 	}
 	img2, err := a.decode(s2)
 	if err != nil {
-		return 0, &pairErr{2, &service.Error{Kind: service.ErrBadImage, Msg: err.Error()}}
+		return 0, &pairErr{2, err}
 	}
 	res, err := a.d.Svc.Compare(compat.From(ctx).Ctx, img1, img2, service.Options{})
 	if err != nil {
@@ -525,7 +527,7 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	for i, s := range imgs {
 		img, err := a.decode(s)
 		if err != nil {
-			fail(ctx, http.StatusBadRequest, fmt.Sprintf("images[%d]: %v", i, err))
+			fail(ctx, status(err), fmt.Sprintf("images[%d]: %s", i, reason(err)))
 			return
 		}
 		raw[i] = img
