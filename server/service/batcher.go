@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,6 +184,22 @@ func (b *Batcher) run(batch []*batchItem) {
 	ctx, cancel := mergedContext(live)
 	defer cancel()
 	rs, err := b.eng.Analyze(ctx, imgs)
+	if err != nil && len(live) > 1 && ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
+		// One image may have failed the whole call: try each alone, so a
+		// failure costs only the request that caused it.
+		for _, it := range live {
+			r, err := b.eng.Analyze(it.ctx, [][]byte{it.img})
+			switch {
+			case err != nil:
+				it.done <- batchOut{err: err}
+			case len(r) == 1:
+				it.done <- batchOut{r: r[0]}
+			default:
+				it.done <- batchOut{err: newErr(ErrInternal, "engine returned too few results")}
+			}
+		}
+		return
+	}
 	for i, it := range live {
 		switch {
 		case err != nil:
