@@ -17,9 +17,18 @@ import (
 
 // NewHTTPServer is a fasthttp server for handler with the config's timeouts
 // and body limit; handlers parse multipart themselves, connections close at
-// shutdown and fasthttp's own log lines go to log at debug level.
+// shutdown and fasthttp's own log lines go to log at debug level. Request
+// bodies are streamed: the handler reads one with ReadBody once the request
+// is admitted (body.go). Open connections are capped per listener (its
+// share of ConnCaps: 503 and close beyond) and per client address
+// (max_conns_per_ip: 429 and close beyond).
 func NewHTTPServer(cfg config.Config, log zerolog.Logger, handler fasthttp.RequestHandler,
 	onReadError func(*fasthttp.RequestCtx, error)) *fasthttp.Server {
+	limit, err := FileLimit()
+	if err != nil {
+		limit = 1024
+	}
+	_, perListener := ConnCaps(cfg, limit)
 	return &fasthttp.Server{
 		Name:                         "vizor",
 		Handler:                      handler,
@@ -28,8 +37,11 @@ func NewHTTPServer(cfg config.Config, log zerolog.Logger, handler fasthttp.Reque
 		WriteTimeout:                 cfg.WriteTimeout,
 		IdleTimeout:                  cfg.IdleTimeout,
 		MaxRequestBodySize:           cfg.MaxBodyBytes,
+		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
+		Concurrency:                  perListener,
+		MaxConnsPerIP:                cfg.MaxConnsPerIP,
 		Logger:                       fasthttpLogger{log},
 	}
 }

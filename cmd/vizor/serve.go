@@ -49,6 +49,11 @@ func runServe(args []string) error {
 		return fmt.Errorf("mad_model %q: this build has no MAD runtime; leave mad_model empty (the MAD gate stays off)", cfg.MADModel)
 	}
 	addr, note := server.EffectiveAddr(cfg)
+	fileLimit, err := server.FileLimit()
+	if err != nil {
+		return fmt.Errorf("open-file limit: %w", err)
+	}
+	connTotal, connShare := server.ConnCaps(cfg, fileLimit)
 
 	restarts := &workerRestarts{log: log}
 	eng, err := openEngine(cfg, restarts.note)
@@ -121,6 +126,10 @@ func runServe(args []string) error {
 		Float64("pad_threshold", cfg.PADThreshold).
 		Str("mad_gate", "off: no MAD model configured").
 		Int("batch_max", cfg.BatchMax).
+		Int("max_conns", connTotal).
+		Int("max_conns_per_listener", connShare).
+		Int("max_conns_per_ip", cfg.MaxConnsPerIP).
+		Int("file_limit", fileLimit).
 		Msg("vizor serving the biometric XML search API")
 
 	stopSnapshots := snapshotLoop(gal, cfg.SnapshotInterval, log)
@@ -131,15 +140,19 @@ func runServe(args []string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	// A listener returns only on a real failure (accept errors a client can
+	// cause are retried, server.RetryListener): that ends the process with
+	// a non-zero status, so a supervisor (Restart=on-failure) restarts it.
+	var failed error
 	select {
 	case sig := <-sigs:
 		log.Info().Str("signal", sig.String()).Msg("shutting down: no new connections, finishing requests in flight")
 	case err := <-serveErr:
-		if err != nil {
-			log.Error().Err(err).Msg("server stopped")
-		}
+		failed = fmt.Errorf("XML API listener stopped: %w", errOrUnexpected(err))
+		log.Error().Err(failed).Msg("server stopped")
 	case err := <-compatLn.Err():
-		log.Error().Err(err).Msg("compatibility listener stopped")
+		failed = fmt.Errorf("compatibility listener stopped: %w", errOrUnexpected(err))
+		log.Error().Err(failed).Msg("compatibility listener stopped")
 	}
 	t0 := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -148,10 +161,16 @@ func runServe(args []string) error {
 	batcher.Close()
 	closeErr := svc.Close() // syncs and closes the gallery
 	log.Info().Dur("took", time.Since(t0)).AnErr("shutdown", shutErr).AnErr("gallery_close", closeErr).Msg("stopped")
-	if closeErr != nil {
-		return closeErr
+	return errors.Join(failed, closeErr)
+}
+
+// errOrUnexpected names a listener that returned without an error although
+// nothing asked it to stop.
+func errOrUnexpected(err error) error {
+	if err == nil {
+		return errors.New("returned without an error before shutdown")
 	}
-	return nil
+	return err
 }
 
 // snapshotLoop snapshots the gallery's trained and graph indexes every

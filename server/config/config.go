@@ -58,6 +58,8 @@ type Config struct {
 	WriteTimeout     time.Duration
 	IdleTimeout      time.Duration
 	MaxInFlight      int // concurrent biometric requests; 503 beyond
+	MaxConns         int // open client connections of the process; 0: file limit less a reserve
+	MaxConnsPerIP    int // open connections of one client address; 0: no per-address cap
 	ShutdownGrace    time.Duration
 
 	EngineWorkers int
@@ -210,6 +212,8 @@ var Settings = []Setting{
 	mk("write_timeout", "30s", "deadline to write a response", duration, func(c *Config) *time.Duration { return &c.WriteTimeout }),
 	mk("idle_timeout", "60s", "keep-alive idle connection timeout", duration, func(c *Config) *time.Duration { return &c.IdleTimeout }),
 	mk("max_in_flight", "64", "biometric requests processed at once; more get 503 with Retry-After", integer, func(c *Config) *int { return &c.MaxInFlight }),
+	mk("max_conns", "0", "open client connections of the whole process, split evenly across the listeners that are on; more are answered 503 and closed (0: the open-file limit less a reserve of a quarter of it, 64 to 1024, for the gallery, models and worker pipes)", integer, func(c *Config) *int { return &c.MaxConns }),
+	mk("max_conns_per_ip", "256", "open connections of one client address per listener; more are answered 429 and closed (0: no cap; behind a load balancer or proxy every client has its address, so raise it or set 0)", integer, func(c *Config) *int { return &c.MaxConnsPerIP }),
 	mk("shutdown_grace", "30s", "how long shutdown waits for in-flight requests", duration, func(c *Config) *time.Duration { return &c.ShutdownGrace }),
 	mk("engine_workers", "0", "engine worker threads (0: number of CPUs)", integer, func(c *Config) *int { return &c.EngineWorkers }),
 	mk("engine_threads", "1", "threads per engine worker for one forward pass (0: engine default)", integer, func(c *Config) *int { return &c.EngineThreads }),
@@ -430,6 +434,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("max_in_flight must be >= 1"))
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("max_conns and max_conns_per_ip must be >= 0"))
 	}
 	switch c.EngineIsolation {
 	case "process", "off":
