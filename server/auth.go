@@ -31,10 +31,17 @@ var (
 func NewAuth(keys []config.APIKey) *Auth {
 	a := &Auth{keys: map[[32]byte]*key{}}
 	for _, k := range keys {
-		h := sha256.Sum256([]byte(k.Key))
-		a.keys[h] = &key{id: hex.EncodeToString(h[:4]), partitions: set(k.Partitions), ops: set(k.Operations)}
+		a.keys[sha256.Sum256([]byte(k.Key))] = &key{id: KeyID(k.Key), partitions: set(k.Partitions), ops: set(k.Operations)}
 	}
 	return a
+}
+
+// KeyID names an API key in logs without revealing it: the first 8 hex
+// digits of its sha256. Every listener logs keys (and redacts them from
+// paths and messages) this way.
+func KeyID(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:4])
 }
 
 func set(xs []string) map[string]bool {
@@ -66,6 +73,10 @@ func (a *Auth) lookup(v string) *key {
 func (k *key) allowsOp(op string) bool {
 	return k == nil || k.ops == nil || k.ops[op]
 }
+
+// allowsAllPartitions is true without keys (k nil) and for a key whose
+// partitions are "*" or empty.
+func (k *key) allowsAllPartitions() bool { return k == nil || k.partitions == nil }
 
 func (k *key) allowsPartition(p string) bool {
 	return k == nil || k.partitions == nil || k.partitions[p]

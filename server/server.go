@@ -148,8 +148,10 @@ func EffectiveAddr(cfg config.Config) (string, string) {
 	return addr, fmt.Sprintf("no API keys configured: binding to loopback %s only instead of %s (configure api_keys, or set allow_public=true to serve unauthenticated)", addr, cfg.Addr)
 }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve serves on ln until Shutdown. Temporary accept errors (a connection
+// flood exhausting file descriptors) are retried, never returned: an error
+// here is a real failure of the listener.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(NewRetryListener(ln, s.log)) }
 
 // Shutdown stops accepting connections and waits for requests in flight
 // (until ctx ends).
@@ -214,6 +216,14 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		defer release()
 	}
+	// Admitted from its headers: only now is the body read.
+	if err := ReadBody(ctx, s.cfg.MaxBodyBytes); err != nil {
+		status, code, report := ReadError(err, s.cfg.MaxBodyBytes)
+		req.ErrCode, req.Detail = code, report.Error()
+		s.m.Rejected.With(code).Inc()
+		s.flavour.WriteError(ctx, status, code, report.Error())
+		return
+	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	req.Ctx = c
@@ -234,7 +244,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // line (request id, route, status, latency, sizes; never bodies). Callers
 // add their own fields and send it with Msg. Every listener of the process
 // logs and counts requests through it.
-func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, route string, start time.Time) *zerolog.Event {
+//
+// path is the request path as it may be logged (a flavour whose paths carry
+// secrets passes it redacted). A request whose body was left unread has its
+// connection closed here (CloseIfUnread), and bytes_in is then the announced
+// Content-Length.
+func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, route, path string, start time.Time) *zerolog.Event {
+	CloseIfUnread(ctx)
 	lat := time.Since(start)
 	status := ctx.Response.StatusCode()
 	m.Requests.With(route, strconv.Itoa(status)).Inc()
@@ -246,17 +262,17 @@ func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, r
 	return log.WithLevel(lvl).
 		Str("id", id).
 		Str("method", string(ctx.Method())).
-		Str("path", string(ctx.Path())).
+		Str("path", path).
 		Str("route", route).
 		Int("status", status).
 		Float64("latency_ms", float64(lat.Microseconds())/1000).
-		Int("bytes_in", len(ctx.Request.Body())).
+		Int("bytes_in", BytesIn(ctx)).
 		Int("bytes_out", len(ctx.Response.Body())).
 		Str("remote", ctx.RemoteIP().String())
 }
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
-	ev := RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.start)
+	ev := RequestDone(s.log, s.m, ctx, req.ID, req.Route, string(ctx.Path()), req.start)
 	if req.key != nil {
 		ev = ev.Str("key", req.key.id)
 	}
@@ -286,7 +302,17 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	s.flavour.WriteError(ctx, status, code, err.Error())
 }
 
+// metrics serves the process-wide series. They count every partition's
+// requests, so a key limited to some partitions gets 403: only a key
+// allowed every partition may read them.
 func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
+	req := From(ctx)
+	if !req.key.allowsAllPartitions() {
+		req.ErrCode = "forbidden"
+		s.m.Rejected.With("forbidden").Inc()
+		s.flavour.WriteError(ctx, fasthttp.StatusForbidden, "forbidden", "/metrics counts every partition: this API key is limited to some partitions")
+		return
+	}
 	ctx.SetContentType(metrics.ContentType)
 	s.m.Reg.Write(ctx)
 }

@@ -48,14 +48,28 @@ type API interface {
 	WriteError(ctx *fasthttp.RequestCtx, status int, msg string)
 }
 
+// Admitter is an API with its own keys. Admit decides from the request's
+// headers alone, before the in-flight slot and before any body byte is
+// read, whether the matched route may run; when it returns false it has
+// written the answer (and the connection is closed without reading the
+// body).
+type Admitter interface {
+	Admit(ctx *fasthttp.RequestCtx, route Route) bool
+}
+
 // Request is the per-request state.
 type Request struct {
 	ID     string
 	Ctx    context.Context
 	Route  string
-	Detail string // short error detail for the log (never image data)
-	Key    string // short key id for the log
-	start  time.Time
+	Detail string // short error detail for the log (never image data); API keys are redacted from it
+	// Key is ignored: the core logs the key of the request (x-api-key or
+	// an {api_key} path segment) as server.KeyID, never a prefix of it.
+	Key   string
+	start time.Time
+	// secret is the request's API key, for the log's key id and redaction.
+	secret string
+	path   string // the path as logged (secret path segments redacted)
 }
 
 const reqKey = "vizor.compat.req"
@@ -100,8 +114,9 @@ func NewServer(api API, cfg config.Config, log zerolog.Logger, m *server.Metrics
 	return s
 }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve serves on ln until Shutdown. Temporary accept errors are retried
+// (server.RetryListener): an error here is a real failure of the listener.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(server.NewRetryListener(ln, s.log)) }
 
 // Shutdown stops accepting and waits for requests in flight (until ctx ends).
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
@@ -162,6 +177,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	ctx.SetUserValue(reqKey, req)
 	defer s.finish(ctx, req)
 	r, ps, allow := s.match(string(ctx.Method()), string(ctx.URI().PathOriginal()))
+	req.secret, req.path = requestSecret(ctx, r, ps)
 	if r == nil {
 		if len(allow) > 0 {
 			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
@@ -172,6 +188,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	req.Route = s.api.Name() + "_" + r.Name
+	if ad, ok := s.api.(Admitter); ok && !ad.Admit(ctx, r.Route) {
+		return
+	}
 	if r.Limited {
 		release, ok := s.limit.Acquire(ctx)
 		if !ok {
@@ -179,6 +198,13 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		defer release()
+	}
+	// Admitted from its headers: only now is the body read.
+	if err := server.ReadBody(ctx, s.cfg.MaxBodyBytes); err != nil {
+		status, _, report := server.ReadError(err, s.cfg.MaxBodyBytes)
+		req.Detail = report.Error()
+		s.api.WriteError(ctx, status, report.Error())
+		return
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
@@ -196,20 +222,22 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
-	ev := server.RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.start)
-	if req.Key != "" {
-		ev = ev.Str("key", req.Key)
+	ev := server.RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.path, req.start)
+	if req.secret != "" {
+		ev = ev.Str("key", server.KeyID(req.secret))
 	}
 	if req.Detail != "" {
-		ev = ev.Str("detail", req.Detail)
+		ev = ev.Str("detail", redact(req.Detail, req.secret))
 	}
 	ev.Msg("request")
 }
 
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	status, _, err := server.ReadError(err, s.cfg.MaxBodyBytes)
+	r, ps, _ := s.match(string(ctx.Method()), string(ctx.URI().PathOriginal()))
+	_, path := requestSecret(ctx, r, ps)
 	s.m.Requests.With(s.api.Name()+"_transport", strconv.Itoa(status)).Inc()
-	s.log.Info().Str("path", string(ctx.Path())).Int("status", status).Str("error", err.Error()).Msg("request refused")
+	s.log.Info().Str("path", path).Int("status", status).Str("error", err.Error()).Msg("request refused")
 	ctx.SetConnectionClose()
 	s.api.WriteError(ctx, status, err.Error())
 }
