@@ -19,9 +19,9 @@ var _ Analyzer = (*Engine)(nil)
 // code, so that tests can prove a crashing worker costs one request.
 var DebugCrash func()
 
-// DebugCrashMarker starts an image that, in a vizor_crashtest build,
-// crashes the engine worker that receives it.
-const DebugCrashMarker = "VIZOR-DEBUG-CRASH\x00"
+// DebugCrashMarker, within an image's first 256 bytes (a JPEG comment, say),
+// makes a vizor_crashtest build crash the engine worker that receives it.
+const DebugCrashMarker = "VIZOR-DEBUG-CRASH"
 
 // AnalyzeOne runs a single image through a; the image's own failure is
 // returned as the error.

@@ -18,8 +18,17 @@ import (
 )
 
 // Build compiles ./cmd/vizor of the module at root into out.
-func Build(root, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/vizor")
+func Build(root, out string) error { return BuildTags(root, out, "") }
+
+// BuildTags is Build with Go build tags (comma-separated; "" for none), e.g.
+// vizor_crashtest for the binary whose engine workers can be crashed on
+// purpose.
+func BuildTags(root, out, tags string) error {
+	args := []string{"build", "-o", out}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command("go", append(args, "./cmd/vizor")...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/vizor: %v\n%s", err, b)

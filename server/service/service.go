@@ -292,6 +292,10 @@ func (s *Service) imageErr(op string, err error) error {
 		return &Error{Kind: ErrNoFace, Gate: "detection", Msg: "the image contains no detectable face"}
 	case errors.Is(err, ErrBadImage), errors.Is(err, ErrImageTooLarge):
 		return err
+	case errors.Is(err, ErrInternal), errors.Is(err, ErrUnavailable):
+		// The engine failed on this image (e.g. its worker crashed): a
+		// server fault for this request only, not the client's.
+		return err
 	}
 	return &Error{Kind: ErrBadImage, Msg: "image rejected by the engine", Cause: err}
 }
