@@ -145,13 +145,27 @@ func MapEngineErr(err error) error {
 	case errors.Is(err, bindings.ErrNoFace):
 		return &service.Error{Kind: service.ErrNoFace, Msg: "the image contains no detectable face", Cause: err}
 	case errors.Is(err, bindings.ErrDecode), errors.Is(err, bindings.ErrUnsupported), errors.Is(err, bindings.ErrTooSmall):
-		return &service.Error{Kind: service.ErrBadImage, Msg: err.Error(), Cause: err}
+		return &service.Error{Kind: service.ErrBadImage, Msg: engineMsg(err), Cause: err}
 	case errors.Is(err, bindings.ErrTooLarge):
-		return &service.Error{Kind: service.ErrImageTooLarge, Msg: err.Error(), Cause: err}
+		return &service.Error{Kind: service.ErrImageTooLarge, Msg: engineMsg(err), Cause: err}
 	case errors.Is(err, bindings.ErrInvalidArgument):
 		return &service.Error{Kind: service.ErrInvalid, Msg: err.Error(), Cause: err}
 	case errors.Is(err, bindings.ErrClosed), errors.Is(err, bindings.ErrBackend):
 		return &service.Error{Kind: service.ErrUnavailable, Msg: "engine unavailable", Cause: err}
 	}
 	return &service.Error{Kind: service.ErrInternal, Msg: "engine failure", Cause: err}
+}
+
+// engineMsg is the engine's own message without the sentinel's text, which
+// the service error's kind already says ("image too large: image too
+// large: ..." otherwise).
+func engineMsg(err error) string {
+	var be *bindings.Error
+	if errors.As(err, &be) && be.Message != "" {
+		if be.Kind == bindings.ErrUnsupported || be.Kind == bindings.ErrTooSmall {
+			return be.Kind.Error() + ": " + be.Message
+		}
+		return be.Message
+	}
+	return err.Error()
 }

@@ -229,7 +229,7 @@ func (a *API) hasSubject(part, subject string) (bool, error) {
 }
 
 func (a *API) storeErr(ctx *fasthttp.RequestCtx, err error) {
-	compat.From(ctx).Detail = err.Error()
+	defer func() { compat.From(ctx).Detail = err.Error() }() // after fail: the cause
 	switch {
 	case errors.Is(err, gallery.ErrClosed):
 		fail(ctx, http.StatusServiceUnavailable, codeFacesService, "store unavailable")
@@ -419,14 +419,15 @@ func jsonBody(ctx *fasthttp.RequestCtx) (map[string]json.RawMessage, bool) {
 
 // engineErr answers an engine or gate error in CompreFace's terms.
 func engineErr(ctx *fasthttp.RequestCtx, err error) {
-	compat.From(ctx).Detail = err.Error()
+	// After fail, which logs the client message: the log gets the cause.
+	defer func() { compat.From(ctx).Detail = service.LogDetail(err) }()
 	switch service.Kind(err) {
 	case service.ErrNoFace:
 		fail(ctx, http.StatusBadRequest, codeNoFaces, "No face is found in the given image")
 	case service.ErrBadImage:
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Image could not be decoded: "+service.Message(err))
+		fail(ctx, http.StatusBadRequest, codeUndefined, "Image could not be decoded: "+service.Reason(err))
 	case service.ErrImageTooLarge:
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Image too large: "+service.Message(err))
+		fail(ctx, http.StatusBadRequest, codeUndefined, "Image too large: "+service.Reason(err))
 	case service.ErrAlignment, service.ErrQuality, service.ErrSpoof, service.ErrMorph, service.ErrExtraction:
 		// Vizor's enrolment gates: CompreFace has no such errors; they
 		// are 400s with the gate's reason.

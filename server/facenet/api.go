@@ -135,7 +135,8 @@ const noFace = "No face detected in the image. Please upload an image with a cle
 // that cannot be read 400 (the client's fault, not a processing error); an
 // unavailable engine is 503.
 func probeErr(ctx *fasthttp.RequestCtx, err error, upload bool) {
-	compat.From(ctx).Detail = err.Error()
+	// After fail, which logs the client message: the log gets the cause.
+	defer func() { compat.From(ctx).Detail = service.LogDetail(err) }()
 	switch service.Kind(err) {
 	case service.ErrNoFace, service.ErrAlignment, service.ErrExtraction:
 		if upload {

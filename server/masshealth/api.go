@@ -395,7 +395,8 @@ func (a *API) storedImages(user string) ([]stored, error) {
 }
 
 func (a *API) storeErr(ctx *fasthttp.RequestCtx, err error) {
-	compat.From(ctx).Detail = err.Error()
+	// After fail, which logs the client message: the log gets the cause.
+	defer func() { compat.From(ctx).Detail = service.LogDetail(err) }()
 	if errors.Is(err, gallery.ErrClosed) {
 		fail(ctx, http.StatusServiceUnavailable, "Verification image store not connected")
 		return

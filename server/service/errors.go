@@ -93,3 +93,24 @@ func Message(err error) string {
 	}
 	return err.Error()
 }
+
+// Reason is an error's message without its kind's text, for flavours that
+// say the kind in their own words ("Image too large: <reason>").
+func Reason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Msg != "" {
+		return e.Msg
+	}
+	return Message(err)
+}
+
+// LogDetail is an error's message with its underlying cause, for the log
+// line of a failed request (a client sees Message only: the cause may name
+// files and system errors, such as "no space left on device").
+func LogDetail(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Cause != nil {
+		return e.Error() + ": " + e.Cause.Error()
+	}
+	return err.Error()
+}

@@ -73,7 +73,7 @@ func (a *API) fail(ctx *fasthttp.RequestCtx, err error) {
 	status, code := statusOf(err)
 	req.ErrCode = code
 	if status >= 500 {
-		req.Detail = err.Error() // the cause, for the log only
+		req.Detail = service.LogDetail(err) // the cause, for the log only
 	}
 	msg := service.Message(err)
 	doc, root := newDoc("ErrorResponse")

@@ -1,0 +1,38 @@
+package compattest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.proc.Cmd.Process.Pid }
+
+// StatusKB reads one "<field>: <n> kB" line of /proc/<pid>/status (VmRSS,
+// VmHWM).
+func StatusKB(pid int, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
+}
+
+// ResetPeakRSS sets the process's VmHWM back to its current RSS (Linux
+// clear_refs "5"), so that VmHWM afterwards is the peak of what follows.
+// It fails where the kernel or the permissions do not allow it.
+func ResetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
