@@ -24,7 +24,9 @@
 extern "C" {
 #endif
 
-#define VZ_ABI_VERSION 1
+/* 2: vz_cancel and vz_analyze_options.cancel, VZ_ERR_CANCELLED,
+ *    vz_engine_config.max_faces. */
+#define VZ_ABI_VERSION 2
 
 /* Fixed sizes of inline arrays. */
 #define VZ_MAX_MODELS 16
@@ -41,12 +43,13 @@ typedef enum vz_code {
   VZ_OK = 0,
   VZ_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a bad option value */
   VZ_ERR_DECODE = 2,           /* empty, truncated, corrupt or unreadable image */
-  VZ_ERR_TOO_LARGE = 3,        /* declared pixels or bytes over the configured limit */
+  VZ_ERR_TOO_LARGE = 3,        /* declared pixels, bytes, aspect ratio or detector work over a limit */
   VZ_ERR_UNSUPPORTED = 4,      /* a format the decoder does not read (e.g. GIF, animations) */
   VZ_ERR_NO_FACE = 5,          /* per image: no face at the requested threshold */
   VZ_ERR_MODEL = 6,            /* manifest or model file missing, bad checksum, load failure */
   VZ_ERR_BACKEND = 7,          /* backend requested is not available in this build/host */
   VZ_ERR_TOO_SMALL = 8,        /* image smaller than the minimum useful size (e.g. 1x1) */
+  VZ_ERR_CANCELLED = 9,        /* per image: the call's vz_cancel was set before it completed */
   VZ_ERR_INTERNAL = 100
 } vz_code;
 
@@ -72,6 +75,8 @@ typedef struct vz_engine_config {
   int64_t max_pixels;        /* refuse images declaring more pixels; 0: 50,000,000 */
   int64_t max_bytes;         /* refuse encoded inputs larger than this; 0: 32 MiB */
   int32_t verify_checksums;  /* non-zero: check each model's sha256 against the manifest */
+  int32_t max_faces;         /* faces per image taken past detection (largest first), whatever
+                                the call asks; 0: 64 */
 } vz_engine_config;
 
 typedef struct vz_model_info {
@@ -129,12 +134,29 @@ enum {
   VZ_ATTR_ALL = 0x1Fu
 };
 
+/* A cancellation token. It lives in C memory, so a caller in a garbage-collected
+ * language can set it from any thread while a call runs. An analysis that
+ * sees it set stops at the next stage boundary (between images, detector
+ * tile chunks and batched stages); the images it had not finished report
+ * VZ_ERR_CANCELLED. Destroy it only after every call using it has returned. */
+typedef struct vz_cancel vz_cancel; /* opaque */
+
+vz_status vz_Cancel_Create(vz_cancel** out);
+/* Sets the token (idempotent, thread-safe). */
+vz_status vz_Cancel_Set(vz_cancel* cancel);
+/* Destroys a token (NULL is a no-op). */
+void vz_Cancel_Destroy(vz_cancel* cancel);
+
 typedef struct vz_analyze_options {
   uint32_t stages;        /* VZ_STAGE_* flags; 0: DETECT|LANDMARKS|TEMPLATE|LIVENESS|QUALITY */
   uint32_t attributes;    /* VZ_ATTR_* flags */
-  int32_t max_faces;      /* keep at most this many, largest first; 0: no limit */
+  int32_t max_faces;      /* keep at most this many, largest first, dropped right after
+                             detection; 0 (or over the engine's max_faces): the engine's cap */
   float det_threshold;    /* detector confidence; <= 0: the engine's calibrated default */
-  int32_t min_face_px;    /* smallest face height to look for, in source pixels; 0: automatic */
+  int32_t min_face_px;    /* smallest face height to look for, in source pixels; 0: automatic.
+                             A value whose search needs more than the detector's tile budget
+                             (native/README.md) is refused per image with VZ_ERR_TOO_LARGE. */
+  const vz_cancel* cancel;/* NULL, or a token that stops the call early */
 } vz_analyze_options;
 
 /* One encoded image (JPEG, PNG, WebP, BMP, TIFF). The bytes are read during
@@ -196,8 +218,10 @@ typedef struct vz_batch_result {
 } vz_batch_result;
 
 /* Analyses a batch of encoded images. Per-image failures (decode errors, no
- * face) are reported in each vz_image_result; the returned status is non-OK
- * only when the whole call failed (bad arguments, internal error). On OK,
+ * face, limits, cancellation, and any failure of a stage while it processed
+ * that image) are reported in each vz_image_result while the other images
+ * complete normally; the returned status is non-OK only when the whole call
+ * failed (bad arguments, out of memory building the result). On OK,
  * *out is set and must be released with vz_BatchResult_Free. */
 vz_status vz_Engine_Analyze(vz_engine* engine, const vz_image* images, int32_t count,
                             const vz_analyze_options* options, vz_batch_result** out);

@@ -14,6 +14,10 @@ struct vz_engine {
   std::unique_ptr<vz::Engine> impl;
 };
 
+struct vz_cancel {
+  vz::CancelFlag flag;
+};
+
 namespace {
 
 char* dup_msg(const std::string& s) {
@@ -79,6 +83,8 @@ VZ_API vz_status vz_Engine_Create(const vz_engine_config* config, vz_engine** ou
       return err(VZ_ERR_INVALID_ARGUMENT, "threads_per_worker must be 0..256");
     if (config->max_pixels < 0 || config->max_bytes < 0)
       return err(VZ_ERR_INVALID_ARGUMENT, "max_pixels and max_bytes must be >= 0");
+    if (config->max_faces < 0 || config->max_faces > 100000)
+      return err(VZ_ERR_INVALID_ARGUMENT, "max_faces must be 0..100000");
     vz::EngineConfig c;
     c.models_dir = config->models_dir;
     if (config->manifest_path) c.manifest_path = config->manifest_path;
@@ -95,6 +101,7 @@ VZ_API vz_status vz_Engine_Create(const vz_engine_config* config, vz_engine** ou
     c.limits.max_pixels = config->max_pixels > 0 ? config->max_pixels : 50000000;
     c.limits.max_bytes = config->max_bytes > 0 ? config->max_bytes : (32ll << 20);
     c.verify = config->verify_checksums != 0;
+    c.max_faces = config->max_faces > 0 ? config->max_faces : 64;
     auto e = std::make_unique<vz_engine>();
     e->impl = std::make_unique<vz::Engine>(c);
     *out = e.release();
@@ -136,7 +143,7 @@ VZ_API vz_status vz_Engine_Analyze(vz_engine* engine, const vz_image* images, in
     if (o.stages & ~uint32_t(VZ_STAGE_ALL)) return err(VZ_ERR_INVALID_ARGUMENT, "unknown stage flags");
     if (o.attributes & ~uint32_t(VZ_ATTR_ALL)) return err(VZ_ERR_INVALID_ARGUMENT, "unknown attribute flags");
 
-    std::vector<vz::ImageOut> res = engine->impl->analyze(images, count, o);
+    std::vector<vz::ImageOut> res = engine->impl->analyze(images, count, o, o.cancel ? &o.cancel->flag : nullptr);
 
     auto* r = static_cast<vz_batch_result*>(std::calloc(1, sizeof(vz_batch_result)));
     if (!r) throw std::bad_alloc();
@@ -191,6 +198,29 @@ VZ_API vz_status vz_Engine_Analyze(vz_engine* engine, const vz_image* images, in
     *out = hold.release();
     return ok();
   });
+}
+
+VZ_API vz_status vz_Cancel_Create(vz_cancel** out) {
+  return guard([&]() -> vz_status {
+    if (!out) return err(VZ_ERR_INVALID_ARGUMENT, "out is NULL");
+    *out = new vz_cancel();
+    return ok();
+  });
+}
+
+VZ_API vz_status vz_Cancel_Set(vz_cancel* cancel) {
+  return guard([&]() -> vz_status {
+    if (!cancel) return err(VZ_ERR_INVALID_ARGUMENT, "cancel is NULL");
+    cancel->flag.set.store(1, std::memory_order_relaxed);
+    return ok();
+  });
+}
+
+VZ_API void vz_Cancel_Destroy(vz_cancel* cancel) {
+  try {
+    delete cancel;
+  } catch (...) {
+  }
 }
 
 VZ_API void vz_BatchResult_Free(vz_batch_result* result) {

@@ -1,5 +1,6 @@
 // Internal types shared by the native sources. Nothing here crosses the C ABI.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,16 @@ struct Error : std::runtime_error {
   Error(int c, const std::string& m) : std::runtime_error(m), code(c) {}
 };
 [[noreturn]] inline void fail(int code, const std::string& msg) { throw Error(code, msg); }
+
+// Cancellation shared with a caller (the C ABI's vz_cancel): set from any
+// thread, read at stage boundaries.
+struct CancelFlag {
+  std::atomic<int> set{0};
+};
+inline bool cancelled(const CancelFlag* c) { return c && c->set.load(std::memory_order_relaxed) != 0; }
+inline void check_cancel(const CancelFlag* c) {
+  if (cancelled(c)) fail(VZ_ERR_CANCELLED, "cancelled");
+}
 
 using Clock = std::chrono::steady_clock;
 inline double ms_since(Clock::time_point t0) {

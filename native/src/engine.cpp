@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <functional>
+#include <stdexcept>
 #include <thread>
 
 #include <opencv2/core/cuda.hpp>
@@ -45,6 +47,17 @@ float auto_min_face(int W, int H) { return std::max(40.f, std::min(W, H) / 14.f)
 
 Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
   if (const char* a = std::getenv("VIZOR_ALIGN_MIN_PX")) tune_.align_min_px = float(std::atof(a));
+  // Test hook: VIZOR_DEBUG_FAIL_STAGE=<stage>:<W>x<H> makes <stage> throw for
+  // images of that (oriented) size, to prove that one image's failure stays
+  // its own. Stages: decode, detect, refine, landmarks, align, embed,
+  // liveness, attributes, quality.
+  if (const char* f = std::getenv("VIZOR_DEBUG_FAIL_STAGE")) {
+    const std::string spec = f;
+    const size_t colon = spec.find(':');
+    if (colon != std::string::npos &&
+        std::sscanf(spec.c_str() + colon + 1, "%dx%d", &fault_w_, &fault_h_) == 2)
+      fault_stage_ = spec.substr(0, colon);
+  }
   if (!is_dir(cfg_.models_dir)) fail(VZ_ERR_MODEL, "models directory not found: " + cfg_.models_dir);
   std::string mpath = cfg_.manifest_path;
   if (mpath.empty()) {
@@ -163,17 +176,80 @@ void Engine::info(vz_engine_info* out) const {
   out->num_models = n;
 }
 
-std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const vz_analyze_options& o) {
+namespace {
+
+// Turns the exception being handled into the image's own result. `stage`
+// names where it happened; an OpenCV failure while decoding is the file's
+// fault (DECODE), elsewhere it is ours (INTERNAL), either way the image's
+// only.
+void record_failure(ImageOut& r, const char* stage) {
+  const std::string where = std::string(stage) + ": ";
+  try {
+    throw;
+  } catch (const Error& e) {
+    r.code = e.code;
+    r.message = e.what();
+  } catch (const cv::Exception& e) {
+    r.code = std::strcmp(stage, "decode") == 0 ? VZ_ERR_DECODE : VZ_ERR_INTERNAL;
+    r.message = where + "opencv: " + e.what();
+  } catch (const std::bad_alloc&) {
+    r.code = VZ_ERR_INTERNAL;
+    r.message = where + "out of memory";
+  } catch (const std::exception& e) {
+    r.code = VZ_ERR_INTERNAL;
+    r.message = where + e.what();
+  } catch (...) {
+    r.code = VZ_ERR_INTERNAL;
+    r.message = where + "unknown exception";
+  }
+}
+
+void mark_cancelled(ImageOut& r) {
+  r.code = VZ_ERR_CANCELLED;
+  r.message = "cancelled";
+}
+
+// One face on its way through the batched stages.
+struct Entry {
+  FaceWork* face;
+  const View* fine;    // finest view (a region decode for small faces)
+  const View* coarse;  // the detection decode
+  cv::Size size;       // oriented source size
+  int image;
+};
+// The argument vectors of the stage functions for a subset of the entries.
+struct Sub {
+  std::vector<FaceWork*> faces;
+  std::vector<const View*> fine, coarse;
+  std::vector<cv::Size> size;
+};
+
+}  // namespace
+
+void Engine::inject_fault(const char* stage, int W, int H) const {
+  if (fault_stage_.empty() || fault_stage_ != stage || W != fault_w_ || H != fault_h_) return;
+  throw std::runtime_error(std::string("injected fault (VIZOR_DEBUG_FAIL_STAGE) in ") + stage);
+}
+
+std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const vz_analyze_options& o,
+                                      const CancelFlag* cancel) {
   uint32_t stages = o.stages ? o.stages : (VZ_STAGE_DETECT | VZ_STAGE_LANDMARKS | VZ_STAGE_TEMPLATE | VZ_STAGE_LIVENESS | VZ_STAGE_QUALITY);
   stages |= VZ_STAGE_DETECT;
   if (stages & (VZ_STAGE_TEMPLATE | VZ_STAGE_QUALITY)) stages |= VZ_STAGE_LANDMARKS;
   const uint32_t attrs = (stages & VZ_STAGE_ATTRIBUTES) ? (o.attributes ? o.attributes : uint32_t(VZ_ATTR_ALL)) : 0u;
   if (attrs & VZ_ATTR_EYES) stages |= VZ_STAGE_LANDMARKS;
   const float thr = o.det_threshold > 0 ? o.det_threshold : tune_.default_threshold;
+  // Faces beyond the cap are dropped right after detection (largest kept),
+  // before any per-face stage spends time or memory on them.
+  const int face_cap = o.max_faces > 0 ? std::min(o.max_faces, cfg_.max_faces) : cfg_.max_faces;
 
   std::vector<ImageOut> res(static_cast<size_t>(count));
   if (count == 0) return res;
-  auto lease = pool_->acquire();
+  auto lease = pool_->acquire(cancel);
+  if (!lease) {
+    for (auto& r : res) mark_cancelled(r);
+    return res;
+  }
   NetSet& ns = **lease;
   const ModelSpec& det = *manifest_.find("detector");
 
@@ -184,15 +260,17 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
   };
   std::vector<Img> work(static_cast<size_t>(count));
   std::deque<View> fine_views;  // stable addresses
-  std::vector<FaceWork*> faces;
-  std::vector<const View*> fine_of, coarse_of;
-  std::vector<cv::Size> size_of;
-  std::vector<int> image_of;
+  std::vector<Entry> entries;
 
   for (int i = 0; i < count; i++) {
     ImageOut& r = res[size_t(i)];
     Img& w = work[size_t(i)];
+    if (cancelled(cancel)) {
+      mark_cancelled(r);
+      continue;
+    }
     const auto t0 = Clock::now();
+    const char* stage = "decode";
     try {
       const vz_image& im = images[i];
       if (im.len < 0) fail(VZ_ERR_INVALID_ARGUMENT, "negative image length");
@@ -201,7 +279,22 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       int W = w.hdr.oriented_width(), H = w.hdr.oriented_height();
       r.width = W;
       r.height = H;
-      const float min_face = o.min_face_px > 0 ? float(o.min_face_px) : auto_min_face(W, H);
+      // The detector's tile budget, before anything is decoded: an explicit
+      // face size that needs more is refused; the automatic one searches
+      // coarser until it fits.
+      float min_face = o.min_face_px > 0 ? float(o.min_face_px) : auto_min_face(W, H);
+      int tiles = detect_tiles_needed(det, W, H, min_face);
+      if (tiles > kMaxDetTiles && o.min_face_px > 0)
+        fail(VZ_ERR_TOO_LARGE, "finding faces of " + std::to_string(o.min_face_px) + " px in " + std::to_string(W) +
+                                   "x" + std::to_string(H) + " needs over " + std::to_string(kMaxDetTiles) +
+                                   " detector tiles (the per-image budget): ask for larger faces");
+      while (tiles > kMaxDetTiles && min_face < float(std::max(W, H))) {
+        min_face *= 1.25f;
+        tiles = detect_tiles_needed(det, W, H, min_face);
+      }
+      if (tiles > kMaxDetTiles)
+        fail(VZ_ERR_TOO_LARGE, "a face search in " + std::to_string(W) + "x" + std::to_string(H) + " needs over " +
+                                   std::to_string(kMaxDetTiles) + " detector tiles (the per-image budget)");
       const double need = detect_scale_needed(det, W, H, min_face);
       int denom = 1;
       if (w.hdr.format == "jpeg")
@@ -212,8 +305,8 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       w.coarse.img = decode_image(im.data, size_t(im.len), w.hdr, denom, &sc);
       w.coarse.scale = sc;
       if (w.hdr.format != "jpeg" && (w.coarse.img.cols != W || w.coarse.img.rows != H)) {
-        // imdecode applied an orientation (or the header was not the whole
-        // story): trust the pixels.
+        // imdecode applied an orientation (decode_image checked that the
+        // pixels are the header's size or its transpose): trust the pixels.
         w.hdr.width = W = w.coarse.img.cols;
         w.hdr.height = H = w.coarse.img.rows;
         w.hdr.orientation = 1;
@@ -221,13 +314,18 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
         r.width = W;
         r.height = H;
       }
+      inject_fault("decode", W, H);
       r.t.decode = ms_since(t0);
+      check_cancel(cancel);
+      stage = "detect";
       const auto t1 = Clock::now();
       DetectParams dp;
       dp.threshold = thr;
       dp.min_face = min_face;
-      dp.max_faces = o.max_faces;
+      dp.max_faces = face_cap;
+      dp.cancel = cancel;
       std::vector<Detection> dets = detect_faces(ns, det, w.coarse, W, H, dp);
+      inject_fault("detect", W, H);
       r.t.detect = ms_since(t1);
       if (dets.empty()) fail(VZ_ERR_NO_FACE, "no face found at threshold " + std::to_string(thr));
       r.faces.resize(dets.size());
@@ -250,14 +348,10 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
       }
       std::stable_sort(r.faces.begin(), r.faces.end(),
                        [](const FaceWork& a, const FaceWork& b) { return a.box.area() > b.box.area(); });
-    } catch (const Error& e) {
-      r.code = e.code;
-      r.message = e.what();
+    } catch (...) {
+      record_failure(r, stage);
       r.faces.clear();
-    } catch (const cv::Exception& e) {
-      r.code = VZ_ERR_DECODE;
-      r.message = std::string("image: ") + e.what();
-      r.faces.clear();
+      w.coarse = View{};  // give the decode back now
     }
     r.t.total = ms_since(t0);
   }
@@ -266,97 +360,147 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
     ImageOut& r = res[size_t(i)];
     Img& w = work[size_t(i)];
     if (r.code != VZ_OK) continue;
+    if (cancelled(cancel)) {
+      mark_cancelled(r);
+      continue;
+    }
     const auto t0 = Clock::now();
-    for (auto& f : r.faces) {
-      const View* fv = &w.coarse;
-      const float h_coarse = float(f.box.height * w.coarse.scale);
-      if ((stages & VZ_STAGE_LANDMARKS) && w.hdr.format == "jpeg" && w.denom > 1 && h_coarse < tune_.align_min_px) {
-        int d = 1;
-        for (int c : {4, 2, 1})
-          if (c < w.denom && f.box.height / c >= tune_.align_min_px) { d = c; break; }
-        // Region: the face box grown 2x (the aligned crop and the landmark
-        // crop both fit inside).
-        cv::Rect2f b = f.box;
-        cv::Rect roi(int(std::floor(b.x - b.width * 0.5f)), int(std::floor(b.y - b.height * 0.5f)),
-                     int(std::ceil(b.width * 2)), int(std::ceil(b.height * 2)));
-        try {
-          View v;
-          v.img = decode_jpeg_region(images[i].data, size_t(images[i].len), w.hdr, d, roi, &v.origin, &v.scale);
-          fine_views.push_back(std::move(v));
-          fv = &fine_views.back();
-        } catch (const Error&) {
-          fv = &w.coarse;  // keep the coarse view
+    const size_t first = entries.size();
+    try {
+      for (auto& f : r.faces) {
+        const View* fv = &w.coarse;
+        const float h_coarse = float(f.box.height * w.coarse.scale);
+        if ((stages & VZ_STAGE_LANDMARKS) && w.hdr.format == "jpeg" && w.denom > 1 && h_coarse < tune_.align_min_px) {
+          int d = 1;
+          for (int c : {4, 2, 1})
+            if (c < w.denom && f.box.height / c >= tune_.align_min_px) { d = c; break; }
+          // Region: the face box grown 2x (the aligned crop and the landmark
+          // crop both fit inside).
+          cv::Rect2f b = f.box;
+          cv::Rect roi(int(std::floor(b.x - b.width * 0.5f)), int(std::floor(b.y - b.height * 0.5f)),
+                       int(std::ceil(b.width * 2)), int(std::ceil(b.height * 2)));
+          try {
+            View v;
+            v.img = decode_jpeg_region(images[i].data, size_t(images[i].len), w.hdr, d, roi, &v.origin, &v.scale);
+            fine_views.push_back(std::move(v));
+            fv = &fine_views.back();
+          } catch (const Error&) {
+            fv = &w.coarse;  // keep the coarse view
+          }
         }
+        entries.push_back(Entry{&f, fv, &w.coarse, cv::Size(r.width, r.height), i});
       }
-      faces.push_back(&f);
-      fine_of.push_back(fv);
-      coarse_of.push_back(&w.coarse);
-      size_of.emplace_back(r.width, r.height);
-      image_of.push_back(i);
+      inject_fault("refine", r.width, r.height);
+    } catch (...) {
+      record_failure(r, "refine");
+      entries.resize(first);
     }
     const double refine = ms_since(t0);
     r.t.decode += refine;
     r.t.total += refine;
   }
-  // Batched stages. Time is shared among images by face count.
-  auto share = [&](double ms, double vz_timings::*field) {
-    if (faces.empty()) return;
-    for (size_t k = 0; k < faces.size(); k++) {
-      res[size_t(image_of[k])].t.*field += ms / double(faces.size());
-      res[size_t(image_of[k])].t.total += ms / double(faces.size());
+
+  // Batched stages: one pass over the faces of every image still OK. If a
+  // pass throws, it is run again image by image, so that the failure lands
+  // on the image that caused it and every other image completes.
+  auto sub_of = [&](const std::vector<size_t>& idx) {
+    Sub s;
+    for (size_t k : idx) {
+      const Entry& e = entries[k];
+      s.faces.push_back(e.face);
+      s.fine.push_back(e.fine);
+      s.coarse.push_back(e.coarse);
+      s.size.push_back(e.size);
+    }
+    return s;
+  };
+  auto run_stage = [&](const char* name, double vz_timings::*field, const std::function<void(Sub&)>& fn) {
+    std::vector<size_t> live;
+    for (size_t k = 0; k < entries.size(); k++)
+      if (res[size_t(entries[k].image)].code == VZ_OK) live.push_back(k);
+    if (live.empty()) return;
+    if (cancelled(cancel)) {
+      for (size_t k : live) mark_cancelled(res[size_t(entries[k].image)]);
+      return;
+    }
+    const auto t = Clock::now();
+    auto run = [&](const std::vector<size_t>& idx) {
+      for (size_t k : idx) inject_fault(name, entries[k].size.width, entries[k].size.height);
+      Sub s = sub_of(idx);
+      fn(s);
+    };
+    try {
+      run(live);
+    } catch (...) {
+      std::vector<int> imgs;
+      for (size_t k : live)
+        if (imgs.empty() || imgs.back() != entries[k].image) imgs.push_back(entries[k].image);
+      if (imgs.size() == 1) {
+        record_failure(res[size_t(imgs[0])], name);
+      } else {
+        for (int im : imgs) {
+          std::vector<size_t> idx;
+          for (size_t k : live)
+            if (entries[k].image == im) idx.push_back(k);
+          try {
+            run(idx);
+          } catch (...) {
+            record_failure(res[size_t(im)], name);
+          }
+        }
+      }
+    }
+    // Time is shared among images by face count.
+    const double ms = ms_since(t) / double(live.size());
+    for (size_t k : live) {
+      res[size_t(entries[k].image)].t.*field += ms;
+      res[size_t(entries[k].image)].t.total += ms;
     }
   };
-  if (!faces.empty()) {
-    if (stages & VZ_STAGE_LANDMARKS) {
-      auto t = Clock::now();
-      landmarks68(ns, *manifest_.find("landmarker"), fine_of, faces, size_of);
-      share(ms_since(t), &vz_timings::landmarks);
-    }
-    if (stages & (VZ_STAGE_TEMPLATE | VZ_STAGE_QUALITY)) {
-      auto t = Clock::now();
+
+  if (stages & VZ_STAGE_LANDMARKS)
+    run_stage("landmarks", &vz_timings::landmarks,
+              [&](Sub& s) { landmarks68(ns, *manifest_.find("landmarker"), s.fine, s.faces, s.size); });
+  if (stages & (VZ_STAGE_TEMPLATE | VZ_STAGE_QUALITY))
+    run_stage("align", &vz_timings::align, [&](Sub& s) {
       const ModelSpec& rec = *manifest_.find("recognizer");
-      for (size_t k = 0; k < faces.size(); k++) align_face(*fine_of[k], *faces[k], rec);
+      for (size_t k = 0; k < s.faces.size(); k++) align_face(*s.fine[k], *s.faces[k], rec);
       if (const char* dd = std::getenv("VIZOR_DEBUG_ALIGN_DIR"))
-        for (size_t k = 0; k < faces.size(); k++) {
+        for (size_t k = 0; k < s.faces.size(); k++) {
           static std::atomic<int> seq{0};
           const std::string stem = std::string(dd) + "/c" + std::to_string(seq++) + "_face" + std::to_string(k);
-          cv::Mat vis = fine_of[k]->img.clone();
-          for (int j = 0; j < 68; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm68[j]), 2, cv::Scalar(0, 255, 0), -1);
-          for (int j = 0; j < 5; j++) cv::circle(vis, fine_of[k]->to_img(faces[k]->lm5[j]), 3, cv::Scalar(0, 0, 255), -1);
-          cv::imwrite(stem + "_aligned.png", faces[k]->aligned);
+          cv::Mat vis = s.fine[k]->img.clone();
+          for (int j = 0; j < 68; j++) cv::circle(vis, s.fine[k]->to_img(s.faces[k]->lm68[j]), 2, cv::Scalar(0, 255, 0), -1);
+          for (int j = 0; j < 5; j++) cv::circle(vis, s.fine[k]->to_img(s.faces[k]->lm5[j]), 3, cv::Scalar(0, 0, 255), -1);
+          cv::imwrite(stem + "_aligned.png", s.faces[k]->aligned);
           cv::imwrite(stem + "_view.png", vis);
         }
-      share(ms_since(t), &vz_timings::align);
-    }
-    if (stages & VZ_STAGE_TEMPLATE) {
-      auto t = Clock::now();
-      embed(ns, *manifest_.find("recognizer"), faces, template_dim_);
-      share(ms_since(t), &vz_timings::embed);
-    }
-    if ((stages & VZ_STAGE_LIVENESS) && ns.has[R_LIVENESS]) {
-      auto t = Clock::now();
-      liveness(ns, *manifest_.find("liveness"), coarse_of, faces, size_of);
-      share(ms_since(t), &vz_timings::liveness);
-    }
-    if (stages & VZ_STAGE_ATTRIBUTES) {
-      auto t = Clock::now();
-      attributes(ns, manifest_, attrs, coarse_of, faces, size_of);
+    });
+  if (stages & VZ_STAGE_TEMPLATE)
+    run_stage("embed", &vz_timings::embed,
+              [&](Sub& s) { embed(ns, *manifest_.find("recognizer"), s.faces, template_dim_); });
+  if ((stages & VZ_STAGE_LIVENESS) && ns.has[R_LIVENESS])
+    run_stage("liveness", &vz_timings::liveness,
+              [&](Sub& s) { liveness(ns, *manifest_.find("liveness"), s.coarse, s.faces, s.size); });
+  if (stages & VZ_STAGE_ATTRIBUTES)
+    run_stage("attributes", &vz_timings::attributes, [&](Sub& s) {
+      attributes(ns, manifest_, attrs, s.coarse, s.faces, s.size);
       // Eye crops are small: take them from the fine views.
-      if ((attrs & VZ_ATTR_EYES) && ns.has[R_EYE]) eyes_open(ns, *manifest_.find("eye"), fine_of, faces);
-      share(ms_since(t), &vz_timings::attributes);
-    }
-    if (stages & VZ_STAGE_QUALITY) {
-      auto t = Clock::now();
-      if (ns.has[R_EYE] && !(attrs & VZ_ATTR_EYES)) eyes_open(ns, *manifest_.find("eye"), fine_of, faces);
-      for (auto* f : faces) {
+      if ((attrs & VZ_ATTR_EYES) && ns.has[R_EYE]) eyes_open(ns, *manifest_.find("eye"), s.fine, s.faces);
+    });
+  if (stages & VZ_STAGE_QUALITY)
+    run_stage("quality", &vz_timings::quality, [&](Sub& s) {
+      if (ns.has[R_EYE] && !(attrs & VZ_ATTR_EYES)) eyes_open(ns, *manifest_.find("eye"), s.fine, s.faces);
+      for (auto* f : s.faces) {
         landmark_pose(*f);
         quality(*f, thr);
       }
       if (!(attrs & VZ_ATTR_EYES))
-        for (auto* f : faces) f->attr.left_eye_open = f->attr.right_eye_open = -1;
-      share(ms_since(t), &vz_timings::quality);
-    }
-  }
+        for (auto* f : s.faces) f->attr.left_eye_open = f->attr.right_eye_open = -1;
+    });
+  // A failed image carries no faces (they may be half-computed).
+  for (auto& r : res)
+    if (r.code != VZ_OK) r.faces.clear();
   return res;
 }
 

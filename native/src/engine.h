@@ -14,6 +14,7 @@ struct EngineConfig {
   int workers = 0, threads = 1;
   DecodeLimits limits;
   bool verify = false;
+  int max_faces = 64;  // faces per image past detection, whatever a call asks
 };
 
 // Engine-wide tunables (the README explains each).
@@ -37,7 +38,10 @@ class Engine {
  public:
   explicit Engine(const EngineConfig& cfg);
   void info(vz_engine_info* out) const;
-  std::vector<ImageOut> analyze(const vz_image* images, int count, const vz_analyze_options& opts);
+  // Per-image failures (any exception in any stage) land in that image's
+  // ImageOut; `cancel` (may be NULL) stops the call at the next boundary.
+  std::vector<ImageOut> analyze(const vz_image* images, int count, const vz_analyze_options& opts,
+                                const CancelFlag* cancel);
   const Manifest& manifest() const { return manifest_; }
 
  private:
@@ -48,6 +52,11 @@ class Engine {
   int cuda_built_ = 0, cuda_devices_ = 0;
   int template_dim_ = 0;
   std::unique_ptr<NetPool> pool_;
+  // VIZOR_DEBUG_FAIL_STAGE (tests): the stage that throws, for images of
+  // fault_w_ x fault_h_.
+  std::string fault_stage_;
+  int fault_w_ = 0, fault_h_ = 0;
+  void inject_fault(const char* stage, int W, int H) const;
 };
 
 }  // namespace vz

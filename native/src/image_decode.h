@@ -13,6 +13,9 @@ struct ImageHeader {
   int height = 0;
   int orientation = 1;  // EXIF orientation (JPEG), 1..8
   bool animated = false;
+  // Pixels of the decoder's largest working buffer other than the image
+  // (a TIFF strip or tile); 0 when it is at most the image.
+  int64_t buffer_pixels = 0;
   // Size after orientation (what the caller sees).
   int oriented_width() const { return orientation >= 5 ? height : width; }
   int oriented_height() const { return orientation >= 5 ? width : height; }
@@ -26,10 +29,15 @@ struct DecodeLimits {
   int64_t max_pixels = 50000000;
   int64_t max_bytes = 32ll << 20;
   int min_side = 16;
+  // Longest side over shortest side. Detection tiles the long side at the
+  // scale the short side asks for, so cost grows with the ratio, not with
+  // the pixels (native/README.md, "Limits").
+  int max_aspect = 20;
 };
 
-// Checks size limits from the header; throws vz::Error (DECODE, TOO_LARGE,
-// UNSUPPORTED, TOO_SMALL). Returns the header.
+// Checks size limits from the header (pixels, working buffer, aspect
+// ratio); throws vz::Error (DECODE, TOO_LARGE, UNSUPPORTED, TOO_SMALL).
+// Returns the header.
 ImageHeader check_image(const uint8_t* data, size_t len, const DecodeLimits& lim);
 
 // Decodes to 8-bit BGR with the EXIF orientation applied. For JPEG,

@@ -1,6 +1,7 @@
 // 68-point landmarks (fr_landmark: 1x1x64x64 grey /256 of the square face
 // box, outputs normalised to that crop), the 5-point set and the similarity
 // warp onto the ArcFace 112x112 template.
+#include <algorithm>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
@@ -22,6 +23,45 @@ cv::Rect2f shifted_crop(const cv::Rect2f& box, float scale_value, int W, int H) 
   x0 = std::max(0.f, x0);
   y0 = std::max(0.f, y0);
   return {x0, y0, x1 - x0, y1 - y0};
+}
+
+void warp_from_crop(const cv::Mat& src, const cv::Matx23d& M, cv::Size size, cv::Mat& out, const cv::Scalar& fill) {
+  // cv::warpAffine keeps source coordinates in 16-bit integers and asserts
+  // that both sides of its source are under 32,767 px: a face in a wider
+  // image would fail the whole call. The output only reads the source region
+  // it maps onto, so warp from that crop (plus the bilinear margin): the same
+  // result up to fixed-point rounding, for any source size.
+  cv::Matx23d Minv;
+  cv::invertAffineTransform(M, Minv);
+  double x0 = 1e300, y0 = 1e300, x1 = -1e300, y1 = -1e300;
+  for (double cx : {0.0, double(size.width)})
+    for (double cy : {0.0, double(size.height)}) {
+      const double X = Minv(0, 0) * cx + Minv(0, 1) * cy + Minv(0, 2);
+      const double Y = Minv(1, 0) * cx + Minv(1, 1) * cy + Minv(1, 2);
+      x0 = std::min(x0, X); y0 = std::min(y0, Y); x1 = std::max(x1, X); y1 = std::max(y1, Y);
+    }
+  const double lim = 1e9;  // keeps the int conversions defined for absurd matrices
+  if (!(std::isfinite(x0) && std::isfinite(y0) && std::isfinite(x1) && std::isfinite(y1)) || x1 < -lim || y1 < -lim ||
+      x0 > lim || y0 > lim) {
+    out.create(size, src.type());
+    out.setTo(fill);
+    return;
+  }
+  x0 = std::max(x0, -2.0); y0 = std::max(y0, -2.0);
+  x1 = std::min(x1, double(src.cols) + 2); y1 = std::min(y1, double(src.rows) + 2);
+  cv::Rect r(int(std::floor(x0)) - 2, int(std::floor(y0)) - 2, 0, 0);
+  r.width = int(std::ceil(x1)) + 3 - r.x;
+  r.height = int(std::ceil(y1)) + 3 - r.y;
+  r &= cv::Rect(0, 0, src.cols, src.rows);
+  if (r.empty()) {
+    out.create(size, src.type());
+    out.setTo(fill);
+    return;
+  }
+  cv::Matx23d M2 = M;
+  M2(0, 2) += M(0, 0) * r.x + M(0, 1) * r.y;
+  M2(1, 2) += M(1, 0) * r.x + M(1, 1) * r.y;
+  cv::warpAffine(src(r), out, M2, size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, fill);
 }
 
 void crop_resize(const View& v, const cv::Rect2f& r, cv::Size size, cv::Mat& out, const cv::Scalar& fill) {
@@ -47,11 +87,11 @@ void crop_resize(const View& v, const cv::Rect2f& r, cv::Size size, cv::Mat& out
     cv::resize(v.img(in), small, ss, 0, 0, cv::INTER_AREA);
     double kx = double(ss.width) / in.width, ky = double(ss.height) / in.height;
     cv::Matx23d M(fx / kx, 0, -(x0 - in.x) * fx, 0, fy / ky, -(y0 - in.y) * fy);
-    cv::warpAffine(small, out, M, size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, fill);
+    warp_from_crop(small, M, size, out, fill);
     return;
   }
   cv::Matx23d M(fx, 0, -x0 * fx, 0, fy, -y0 * fy);
-  cv::warpAffine(v.img, out, M, size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, fill);
+  warp_from_crop(v.img, M, size, out, fill);
 }
 
 void landmarks68(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>& views,
@@ -163,11 +203,11 @@ void align_face(const View& v, FaceWork& f, const ModelSpec& spec) {
       // small px -> image px: X = r.x + x/kx ; compose with M.
       cv::Matx23d M2(M(0, 0) / kx, M(0, 1) / ky, M(0, 2) + M(0, 0) * r.x + M(0, 1) * r.y,
                      M(1, 0) / kx, M(1, 1) / ky, M(1, 2) + M(1, 0) * r.x + M(1, 1) * r.y);
-      cv::warpAffine(small, f.aligned, M2, size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+      warp_from_crop(small, M2, size, f.aligned, cv::Scalar(0, 0, 0));
       return;
     }
   }
-  cv::warpAffine(v.img, f.aligned, M, size, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
+  warp_from_crop(v.img, M, size, f.aligned, cv::Scalar(0, 0, 0));
 }
 
 }  // namespace vz

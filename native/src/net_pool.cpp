@@ -36,9 +36,19 @@ NetPool::NetPool(const Manifest& m, const BackendChoice& b, int workers) {
   }
 }
 
-std::unique_ptr<NetPool::Lease> NetPool::acquire() {
+std::unique_ptr<NetPool::Lease> NetPool::acquire(const CancelFlag* cancel) {
   std::unique_lock<std::mutex> lk(mu_);
-  cv_.wait(lk, [&] { return !free_.empty(); });
+  if (!cancel) {
+    cv_.wait(lk, [&] { return !free_.empty(); });
+  } else {
+    // The token is set from another thread without touching this pool:
+    // look at it every few milliseconds while waiting.
+    while (free_.empty()) {
+      if (cancelled(cancel)) return nullptr;
+      cv_.wait_for(lk, std::chrono::milliseconds(10));
+    }
+    if (cancelled(cancel)) return nullptr;
+  }
   NetSet* s = free_.back();
   free_.pop_back();
   return std::make_unique<Lease>(this, s);

@@ -56,7 +56,8 @@ class NetPool {
     NetPool* pool_;
     NetSet* set_;
   };
-  std::unique_ptr<Lease> acquire();
+  // Waits for a free set; NULL when `cancel` is set first.
+  std::unique_ptr<Lease> acquire(const CancelFlag* cancel = nullptr);
   int size() const { return int(sets_.size()); }
   const NetSet& first() const { return *sets_[0]; }
 

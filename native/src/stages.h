@@ -23,6 +23,11 @@ struct View {
   }
 };
 
+// cv::warpAffine of `src` onto `size` through M (src px -> out px), reading
+// only the crop of src that the output maps onto: works for sources of any
+// size (warpAffine itself asserts sides under 32,767 px).
+void warp_from_crop(const cv::Mat& src, const cv::Matx23d& M, cv::Size size, cv::Mat& out, const cv::Scalar& fill);
+
 // Crops source rectangle `r` out of the view and resizes it to `size`;
 // outside the view is filled with `fill`.
 void crop_resize(const View& v, const cv::Rect2f& r, cv::Size size, cv::Mat& out,
@@ -42,7 +47,16 @@ struct DetectParams {
   float min_face = 40.f;  // source pixels
   float nms_iou = 0.4f;
   int max_faces = 0;
+  const CancelFlag* cancel = nullptr;  // checked between tile chunks
 };
+// Detector tiles one image may cost (native/README.md, "Limits"): a plan over
+// it is refused (explicit min_face_px) or searched coarser (automatic).
+constexpr int kMaxDetTiles = 128;
+// Tiles per forward pass (bounds the input blob at ~30 MB).
+constexpr int kDetChunk = 32;
+// NMS bounds: the strongest candidates that enter, the boxes it keeps.
+constexpr int kMaxDetCandidates = 20000;
+constexpr int kMaxDetKeep = 2000;
 struct DetectStats {
   int levels = 0, tiles = 0;
 };
@@ -50,6 +64,9 @@ struct DetectStats {
 constexpr float kDetMinNetFace = 20.f;
 // Detection scale wanted for a source of W x H: net pixels per source pixel.
 double detect_scale_needed(const ModelSpec& spec, int W, int H, float min_face);
+// Tiles the pyramid for a W x H source and `min_face` needs (at full
+// resolution); kMaxDetTiles + 1 when over the budget.
+int detect_tiles_needed(const ModelSpec& spec, int W, int H, float min_face);
 std::vector<Detection> detect_faces(NetSet& ns, const ModelSpec& spec, const View& v, int srcW, int srcH,
                                     const DetectParams& p, DetectStats* stats = nullptr);
 
