@@ -126,6 +126,8 @@ func runServe(args []string) error {
 		Float64("pad_threshold", cfg.PADThreshold).
 		Str("mad_gate", "off: no MAD model configured").
 		Int("batch_max", cfg.BatchMax).
+		Int("max_in_flight", cfg.MaxInFlight).
+		Str("memory_plan", cfg.PlanMemory(config.MemoryLimit()).String()).
 		Int("max_conns", connTotal).
 		Int("max_conns_per_listener", connShare).
 		Int("max_conns_per_ip", cfg.MaxConnsPerIP).

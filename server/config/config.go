@@ -211,7 +211,7 @@ var Settings = []Setting{
 	mk("read_timeout", "15s", "deadline to read a whole request; slow (slowloris) clients are disconnected", duration, func(c *Config) *time.Duration { return &c.ReadTimeout }),
 	mk("write_timeout", "30s", "deadline to write a response", duration, func(c *Config) *time.Duration { return &c.WriteTimeout }),
 	mk("idle_timeout", "60s", "keep-alive idle connection timeout", duration, func(c *Config) *time.Duration { return &c.IdleTimeout }),
-	mk("max_in_flight", "64", "biometric requests processed at once; more get 503 with Retry-After", integer, func(c *Config) *int { return &c.MaxInFlight }),
+	mk("max_in_flight", "0", "biometric requests processed at once; more get 503 with Retry-After (0: from the memory plan, the number whose worst case fits in 3/4 of the memory left after the engine's worst case, between 2 and 64; see README, Memory per request)", integer, func(c *Config) *int { return &c.MaxInFlight }),
 	mk("max_conns", "0", "open client connections of the whole process, split evenly across the listeners that are on; more are answered 503 and closed (0: the open-file limit less a reserve of a quarter of it, 64 to 1024, for the gallery, models and worker pipes)", integer, func(c *Config) *int { return &c.MaxConns }),
 	mk("max_conns_per_ip", "256", "open connections of one client address per listener; more are answered 429 and closed (0: no cap; behind a load balancer or proxy every client has its address, so raise it or set 0)", integer, func(c *Config) *int { return &c.MaxConnsPerIP }),
 	mk("shutdown_grace", "30s", "how long shutdown waits for in-flight requests", duration, func(c *Config) *time.Duration { return &c.ShutdownGrace }),
@@ -252,6 +252,13 @@ func lookup(name string) (Setting, bool) {
 
 // Default returns the configuration with every default applied.
 func Default() Config {
+	c := defaults()
+	c.resolveInFlight()
+	return c
+}
+
+// defaults is every setting at its default, automatic values unresolved.
+func defaults() Config {
 	var c Config
 	for _, s := range Settings {
 		if err := s.set(&c, s.Default); err != nil {
@@ -269,7 +276,7 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	c := Default()
+	c := defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if usageOut != nil {
 		fs.SetOutput(usageOut)
@@ -312,6 +319,7 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 	if err := c.Validate(); err != nil {
 		return c, fs, err
 	}
+	c.resolveInFlight()
 	if *printConfig {
 		return c, fs, ErrPrintOnly
 	}
@@ -432,8 +440,8 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("max_body_bytes too small: %d", c.MaxBodyBytes))
 	}
-	if c.MaxInFlight < 1 {
-		errs = append(errs, fmt.Errorf("max_in_flight must be >= 1"))
+	if c.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("max_in_flight must be >= 0 (0: automatic)"))
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
 		errs = append(errs, fmt.Errorf("max_conns and max_conns_per_ip must be >= 0"))
