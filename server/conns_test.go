@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -148,5 +150,42 @@ func TestConnCaps(t *testing.T) {
 	var r syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil || r.Cur != r.Max {
 		t.Fatalf("soft limit %d not raised to the hard limit %d (%v)", r.Cur, r.Max, err)
+	}
+}
+
+// Over max_conns_per_ip a client's new connection is answered 429 and
+// closed; its earlier connections and other work go on.
+func TestPerIPCap(t *testing.T) {
+	addr, _ := startCore(t, func(c *config.Config) { c.MaxConnsPerIP = 3 })
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server accept them
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	b, _ := io.ReadAll(c)
+	if !strings.HasPrefix(string(b), "HTTP/1.1 429") {
+		t.Fatalf("4th connection from one address: %q", b)
+	}
+	// A held connection still works.
+	_, _ = io.WriteString(held[0], "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Api-Key: "+testKey+"\r\n\r\n")
+	_ = held[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	var buf [16]byte
+	if n, _ := held[0].Read(buf[:]); !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+		t.Fatalf("held connection: %q", buf[:n])
 	}
 }

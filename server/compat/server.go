@@ -63,11 +63,9 @@ type Request struct {
 	Ctx    context.Context
 	Route  string
 	Detail string // short error detail for the log (never image data); API keys are redacted from it
-	// Key is ignored: the core logs the key of the request (x-api-key or
-	// an {api_key} path segment) as server.KeyID, never a prefix of it.
-	Key   string
-	start time.Time
-	// secret is the request's API key, for the log's key id and redaction.
+	start  time.Time
+	// secret is the request's API key (x-api-key or an {api_key} path
+	// segment): the log shows it as server.KeyID, never a prefix of it.
 	secret string
 	path   string // the path as logged (secret path segments redacted)
 }

@@ -146,29 +146,13 @@ func (a *API) Routes() []compat.Route {
 
 var typeTitle = map[string]string{Recognition: "Recognition", Detection: "Detection", Verification: "Verification"}
 
-// auth checks x-api-key the way CompreFace does: missing (400, code 20),
-// not a UUID (400, code 26), unknown or of another service type (404,
-// code 10).
+// auth gives h the request's key of service typ (checkKey, admit.go; the
+// core has already admitted the request from the same headers, see Admit).
 func (a *API) auth(typ string, h handler) func(*fasthttp.RequestCtx, compat.Params) {
 	return func(ctx *fasthttp.RequestCtx, p compat.Params) {
-		v := strings.TrimSpace(string(ctx.Request.Header.Peek("x-api-key")))
-		if v == "" {
-			fail(ctx, http.StatusBadRequest, codeMissingHeader, "Missing header: x-api-key")
-			return
+		if k, ok := a.checkKey(ctx, typ); ok {
+			h(ctx, p, k)
 		}
-		if !IsUUID(v) {
-			fail(ctx, http.StatusBadRequest, codeValidation, "Service API key should be UUID")
-			return
-		}
-		k, ok := a.keys.lookup(v)
-		if len(v) >= 8 {
-			compat.From(ctx).Key = v[:8]
-		}
-		if !ok || k.Type != typ {
-			fail(ctx, http.StatusNotFound, codeModelNotFound, fmt.Sprintf("%s service with API Key %s not found", typeTitle[typ], v))
-			return
-		}
-		h(ctx, p, k)
 	}
 }
 
@@ -661,9 +645,6 @@ func (a *API) downloadFace(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 
 func (a *API) staticImage(ctx *fasthttp.RequestCtx, p compat.Params) {
 	key := p["api_key"]
-	if len(key) >= 8 {
-		compat.From(ctx).Key = key[:8]
-	}
 	if k, ok := a.keys.lookup(key); ok && k.Type == Recognition {
 		a.writeImage(ctx, Partition(k.Key), p["image_id"])
 		return
