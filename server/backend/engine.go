@@ -5,6 +5,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"vizor/bindings"
 	"vizor/server/service"
@@ -47,7 +48,11 @@ func NewEngine(e bindings.Analyzer) *Engine {
 // Status implements service.Engine.
 func (e *Engine) Status() service.EngineStatus { return e.status }
 
-var opts = bindings.Options{Stages: bindings.StageDefault}
+// opts: the service's requests use one face of an image (a face_index
+// below service.ProbeFaces): the engine drops the rest right after
+// detection instead of aligning, embedding and scoring every face of a
+// crowd.
+var opts = bindings.Options{Stages: bindings.StageDefault, MaxFaces: service.ProbeFaces}
 
 // Analyze implements service.Engine: one native call for the whole batch.
 func (e *Engine) Analyze(ctx context.Context, images [][]byte) ([]service.ImageResult, error) {
@@ -93,7 +98,8 @@ func mapEngineErr(err error) error {
 	case errors.Is(err, bindings.ErrTooSmall):
 		return &service.Error{Kind: service.ErrBadImage, Msg: "image too small", Cause: err}
 	case errors.Is(err, bindings.ErrTooLarge):
-		return &service.Error{Kind: service.ErrImageTooLarge, Msg: msg, Cause: err}
+		// The kind says "image too large" already.
+		return &service.Error{Kind: service.ErrImageTooLarge, Msg: strings.TrimPrefix(msg, bindings.ErrTooLarge.Error()+": "), Cause: err}
 	case errors.Is(err, bindings.ErrInvalidArgument):
 		return &service.Error{Kind: service.ErrInvalid, Msg: msg, Cause: err}
 	case errors.Is(err, bindings.ErrClosed), errors.Is(err, bindings.ErrBackend):

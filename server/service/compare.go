@@ -34,7 +34,7 @@ type CompareResult struct {
 // in flight at once so the micro-batcher can merge them) and scores them.
 func (s *Service) Compare(ctx context.Context, image1, image2 []byte, o Options) (CompareResult, error) {
 	thr := pick(o.MatchThreshold, s.cfg.MatchThreshold)
-	if thr < -1 || thr > 1 {
+	if !inRange(thr, -1, 1) {
 		return CompareResult{}, newErr(ErrInvalid, "threshold must be in [-1,1]")
 	}
 	var (

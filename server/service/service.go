@@ -188,8 +188,8 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 	if len(image) == 0 {
 		return Probe{}, newErr(ErrInvalid, "image is required")
 	}
-	if o.Face < 0 {
-		return Probe{}, newErr(ErrInvalid, "face index must be >= 0")
+	if err := checkOptions(o); err != nil {
+		return Probe{}, err
 	}
 	rs, err := s.engine.Analyze(ctx, [][]byte{image})
 	if err != nil {
@@ -203,6 +203,9 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 		return Probe{}, s.imageErr(op, r.Err)
 	}
 	faces := sortedBySize(r.Faces)
+	if len(faces) > ProbeFaces { // the engine was asked for no more
+		faces = faces[:ProbeFaces]
+	}
 	// Gate 1: detection.
 	if len(faces) == 0 {
 		s.reject(op, "detection")
@@ -340,7 +343,7 @@ func (s *Service) Search(ctx context.Context, image []byte, o Options) (SearchRe
 		return SearchResult{}, newErr(ErrInvalid, "top_k must be in [1,%d]", s.cfg.MaxTopK)
 	}
 	minScore := pick(o.MinScore, -1)
-	if minScore < -1 || minScore > 1 {
+	if !inRange(minScore, -1, 1) {
 		return SearchResult{}, newErr(ErrInvalid, "min_score must be in [-1,1]")
 	}
 	p, err := s.probe(ctx, OpSearch, image, o)
@@ -367,7 +370,7 @@ func (s *Service) Verify(ctx context.Context, image []byte, subject string, o Op
 		return VerifyResult{}, err
 	}
 	thr := pick(o.MatchThreshold, s.cfg.MatchThreshold)
-	if thr < -1 || thr > 1 {
+	if !inRange(thr, -1, 1) {
 		return VerifyResult{}, newErr(ErrInvalid, "threshold must be in [-1,1]")
 	}
 	p, err := s.probe(ctx, OpVerify, image, o)
@@ -390,7 +393,10 @@ func (s *Service) Enrol(ctx context.Context, image []byte, subject string, o Opt
 	if err != nil {
 		return EnrolResult{}, err
 	}
-	if err := ValidateID("subject_id", subject); err != nil {
+	if err := ValidateNewID("partition", part); err != nil {
+		return EnrolResult{}, err
+	}
+	if err := ValidateNewID("subject_id", subject); err != nil {
 		return EnrolResult{}, err
 	}
 	p, err := s.probe(ctx, OpEnrol, image, o)
