@@ -19,6 +19,7 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -39,10 +40,17 @@ type Config struct {
 	MaxPixels        int64  // refuse images declaring more pixels; 0: 50 megapixels
 	MaxBytes         int64  // refuse larger encoded inputs; 0: 32 MiB
 	VerifyChecksums  bool   // check each model's sha256 against the manifest at load
+	// MaxFaces caps the faces per image taken past detection (largest
+	// first), whatever Options.MaxFaces asks; 0: 64.
+	MaxFaces int
 	// MaxInFlight bounds concurrent native calls from Go (a semaphore);
 	// callers beyond it wait or give up with their context. 0: 2 x Workers.
 	MaxInFlight int
 }
+
+// ABIVersion is the version of vizor_c.h this package was compiled against;
+// Info().ABIVersion is the loaded library's.
+const ABIVersion = int(C.VZ_ABI_VERSION)
 
 // Engine is a loaded native engine. It is safe for concurrent use.
 type Engine struct {
@@ -73,6 +81,7 @@ func Open(cfg Config) (*Engine, error) {
 	cc.precision = cs.add(orDefault(cfg.Precision, "fp32"))
 	cc.max_pixels = C.int64_t(cfg.MaxPixels)
 	cc.max_bytes = C.int64_t(cfg.MaxBytes)
+	cc.max_faces = C.int32_t(cfg.MaxFaces)
 	if cfg.VerifyChecksums {
 		cc.verify_checksums = 1
 	}
@@ -119,8 +128,11 @@ func (e *Engine) Info() Info { return e.info }
 
 // Analyze runs the pipeline over a batch of encoded images in one native
 // call. The returned slice has one Result per input, in order; per-image
-// failures are in Result.Err. The error is non-nil only when the whole call
-// failed (closed engine, cancelled context, invalid options, internal error).
+// failures (including a stage that failed on that image only) are in
+// Result.Err. The error is non-nil only when the whole call failed (closed
+// engine, invalid options, internal error) or ctx ended before it completed:
+// then the native work stops at its next stage boundary and the error is
+// ctx.Err().
 func (e *Engine) Analyze(ctx context.Context, images [][]byte, opts Options) ([]Result, error) {
 	if len(images) == 0 {
 		return nil, nil
@@ -164,12 +176,50 @@ func (e *Engine) Analyze(ctx context.Context, images [][]byte, opts Options) ([]
 		det_threshold: C.float(opts.DetThreshold),
 		min_face_px:   C.int32_t(opts.MinFacePx),
 	}
+	if ctx.Done() != nil {
+		tok, stop, err := cancelToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		co.cancel = tok
+	}
 	var out *C.vz_batch_result
 	if err := takeStatus(C.vz_Engine_Analyze(e.h, &descs[0], C.int32_t(len(images)), &co, &out)); err != nil {
 		return nil, err
 	}
 	defer C.vz_BatchResult_Free(out)
-	return e.copyResults(out, len(images)), nil
+	results := e.copyResults(out, len(images))
+	if err := ctx.Err(); err != nil {
+		for _, r := range results {
+			if errors.Is(r.Err, ErrCancelled) {
+				return nil, err
+			}
+		}
+	}
+	return results, nil
+}
+
+// cancelToken makes a native cancellation token that ctx's end sets. The
+// token lives in C memory (C never holds a Go pointer); release waits for a
+// setter already running before it frees the token.
+func cancelToken(ctx context.Context) (*C.vz_cancel, func(), error) {
+	var tok *C.vz_cancel
+	if err := takeStatus(C.vz_Cancel_Create(&tok)); err != nil {
+		return nil, nil, err
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		_ = takeStatus(C.vz_Cancel_Set(tok))
+	})
+	release := func() {
+		if !stop() {
+			<-fired
+		}
+		C.vz_Cancel_Destroy(tok)
+	}
+	return tok, release, nil
 }
 
 // AnalyzeOne is Analyze for a single image; the image's own failure is

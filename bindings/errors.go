@@ -16,6 +16,7 @@ var (
 	ErrModel           = errors.New("model error")
 	ErrBackend         = errors.New("backend unavailable")
 	ErrTooSmall        = errors.New("image too small")
+	ErrCancelled       = errors.New("analysis cancelled")
 	ErrInternal        = errors.New("internal engine error")
 	ErrClosed          = errors.New("engine closed")
 )
@@ -31,6 +32,7 @@ const (
 	codeModel           = 6
 	codeBackend         = 7
 	codeTooSmall        = 8
+	codeCancelled       = 9
 )
 
 // Error is a native failure: the code's sentinel plus the engine's message.
@@ -66,6 +68,8 @@ func kindOf(code int) error {
 		return ErrBackend
 	case codeTooSmall:
 		return ErrTooSmall
+	case codeCancelled:
+		return ErrCancelled
 	default:
 		return ErrInternal
 	}
