@@ -79,16 +79,16 @@ func flood(t *testing.T, addr string) (conns []net.Conn, failed int) {
 	return conns, failed
 }
 
-// servedAgain polls /health with fresh connections until it answers 200.
-func servedAgain(t *testing.T, p *proc, within time.Duration) {
+// servedAgain polls url with fresh connections until it answers want.
+func servedAgain(t *testing.T, p *proc, url string, want int, within time.Duration) {
 	t.Helper()
 	cl := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(within)
 	for {
-		res, err := cl.Get(p.url + "/health")
+		res, err := cl.Get(url)
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == want {
 				return
 			}
 		}
@@ -108,17 +108,29 @@ func servedAgain(t *testing.T, p *proc, within time.Duration) {
 // uncapped: with the caps lifted the process does run out of descriptors;
 // accept's EMFILE is retried with back-off (and logged) instead of ending
 // Serve, which used to make `vizor serve` exit with status 0.
+//
+// compat: the same on a compatibility listener (Facenet512), uncapped.
 func TestFlood(t *testing.T) {
+	compatAddr, err := vizorproc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name  string
 		extra []string
 	}{
 		{"capped", []string{"-max-conns-per-ip", "0"}},
 		{"uncapped", []string{"-max-conns", "100000", "-max-conns-per-ip", "0"}},
+		{"compat", []string{"-max-conns", "100000", "-max-conns-per-ip", "0", "-facenet512", "true", "-facenet512-addr", compatAddr}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := startLimited(t, c.extra...)
-			conns, failed := flood(t, p.addr)
+			// The flooded listener, and a request it answers when served.
+			target, url, want := p.addr, p.url+"/health", 200
+			if c.name == "compat" {
+				target, url, want = compatAddr, "http://"+compatAddr+"/no-such-path", 404
+			}
+			conns, failed := flood(t, target)
 			// Give the server time to accept, refuse or fail on them.
 			time.Sleep(2 * time.Second)
 			refused := 0
@@ -138,13 +150,14 @@ func TestFlood(t *testing.T) {
 			if c.name == "capped" && refused == 0 {
 				t.Fatalf("no connection refused over the cap\n%s", p.Log.String())
 			}
-			if c.name == "uncapped" && !strings.Contains(p.Log.String(), "accept failed") {
+			if c.name != "capped" && !strings.Contains(p.Log.String(), "accept failed") {
 				t.Fatalf("no accept error logged: the flood did not reach the file limit\n%s", p.Log.String())
 			}
 			for _, cn := range conns {
 				cn.Close()
 			}
-			servedAgain(t, p, 10*time.Second)
+			servedAgain(t, p, url, want, 10*time.Second)
+			servedAgain(t, p, p.url+"/health", 200, 10*time.Second)
 			if !alive(p) {
 				t.Fatal("server exited after the flood")
 			}
