@@ -68,8 +68,8 @@ type Config struct {
 	// EngineIsolation is "process" (the engine runs in supervised worker
 	// processes: a native crash costs one request) or "off" (in process).
 	EngineIsolation string
-	BatchMax      int           // micro-batch size; 1 disables batching
-	BatchWait     time.Duration // extra wait for a batch to fill when the engine is idle
+	BatchMax        int           // micro-batch size; 1 disables batching
+	BatchWait       time.Duration // extra wait for a batch to fill when the engine is idle
 
 	APIKeys []APIKey
 
