@@ -77,6 +77,7 @@ func runServe(args []string) error {
 		MADThreshold:          float32(cfg.MADThreshold),
 		DefaultTopK:           cfg.DefaultTopK,
 		MaxTopK:               cfg.MaxTopK,
+		DataDir:               cfg.DataDir, // /health watches its filesystem
 	}, batcher, galA)
 	m := server.NewMetrics()
 	restarts.mu.Lock()

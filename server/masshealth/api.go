@@ -129,11 +129,15 @@ func (a *API) health(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	wd, _ := os.Getwd()
 	dataDir, _ := filepath.Abs(a.d.Cfg.DataDir)
 	status, code := "healthy", http.StatusOK
+	sto := a.d.Svc.Storage()
+	if !sto.Writable {
+		status = "degraded" // reads work; stores fail (a full disk...)
+	}
 	if !model || !store {
 		status, code = "unhealthy", http.StatusServiceUnavailable
 	}
 	info := a.d.Engine.Info()
-	compat.WriteJSON(ctx, code, map[string]any{
+	out := map[string]any{
 		"status":             status,
 		"model_loaded":       model,
 		"model_path":         a.model.path,
@@ -143,7 +147,11 @@ func (a *API) health(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		"port":               a.port,
 		"supabase_connected": store,
 		"supabase_url":       "vizor-gallery://" + dataDir + "#" + Partition,
-	})
+	}
+	if !sto.Writable {
+		out["storage_error"] = sto.Cause
+	}
+	compat.WriteJSON(ctx, code, out)
 }
 
 func (a *API) modelInfo(ctx *fasthttp.RequestCtx, _ compat.Params) {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"math/rand"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,5 +137,22 @@ func TestConcurrentUploadsKeepThePerUserLimit(t *testing.T) {
 	}
 	if refs, _ := a.storedImages("u1"); len(refs) != 2 {
 		t.Fatalf("after replace: %d", len(refs))
+	}
+}
+
+// A store that cannot write shows in /health: "degraded", with the cause.
+func TestHealthShowsStorageFailure(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, ".vizor-write-probe")); err != nil {
+		t.Fatal(err)
+	}
+	a := newTestAPI(t)
+	a.d.Svc = service.New(service.Config{MatchThreshold: 0.45, DataDir: dir, MinFreeBytes: 1}, slowEngine{}, st.NewMemGallery())
+	var ctx fasthttp.RequestCtx
+	a.health(&ctx, nil)
+	var h map[string]any
+	if err := json.Unmarshal(ctx.Response.Body(), &h); err != nil || h["status"] != "degraded" ||
+		!strings.Contains(fmt.Sprint(h["storage_error"]), "no space left on device") {
+		t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
 }

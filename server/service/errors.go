@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Every error the service returns wraps exactly one of
@@ -110,7 +111,13 @@ func Reason(err error) string {
 func LogDetail(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Cause != nil {
-		return e.Error() + ": " + e.Cause.Error()
+		// Layers (gallery adapter, service) may wrap the same failure
+		// in the same words: say them once.
+		cause := LogDetail(e.Cause)
+		if strings.HasPrefix(cause, e.Error()) {
+			return cause
+		}
+		return e.Error() + ": " + cause
 	}
 	return err.Error()
 }

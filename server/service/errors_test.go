@@ -31,3 +31,11 @@ func TestReasonDropsTheKindText(t *testing.T) {
 		t.Fatalf("sentinel: %q", got)
 	}
 }
+
+func TestLogDetailSaysNestedWordsOnce(t *testing.T) {
+	inner := &Error{Kind: ErrInternal, Msg: "gallery failure", Cause: errors.New("write x: no space left on device")}
+	outer := &Error{Kind: ErrInternal, Msg: "gallery failure", Cause: inner}
+	if got := LogDetail(outer); got != "internal error: gallery failure: write x: no space left on device" {
+		t.Fatalf("LogDetail = %q", got)
+	}
+}

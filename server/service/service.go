@@ -20,6 +20,10 @@ type Config struct {
 	DefaultPartition      string // "default" when empty
 	DefaultTopK           int
 	MaxTopK               int
+	// DataDir is the gallery's directory: Storage (and /health) watch its
+	// filesystem. "" reports nothing.
+	DataDir      string
+	MinFreeBytes int64 // free space reserve; 0: DefaultMinFreeBytes
 }
 
 // FaceChoice selects the face of a multi-face image.
@@ -109,6 +113,7 @@ type Service struct {
 	gallery Gallery
 	modelID string
 	closed  atomic.Bool
+	storage *storage
 
 	// Observer, when set, is told of each gate rejection (for metrics).
 	OnReject func(op, gate string)
@@ -125,7 +130,8 @@ func New(cfg Config, engine Engine, gallery Gallery) *Service {
 	if cfg.MaxTopK < cfg.DefaultTopK {
 		cfg.MaxTopK = max(100, cfg.DefaultTopK)
 	}
-	return &Service{cfg: cfg, engine: engine, gallery: gallery, modelID: engine.Status().ModelID}
+	return &Service{cfg: cfg, engine: engine, gallery: gallery, modelID: engine.Status().ModelID,
+		storage: newStorage(cfg.DataDir, cfg.MinFreeBytes)}
 }
 
 // Config returns the service defaults.
@@ -404,6 +410,7 @@ func (s *Service) Enrol(ctx context.Context, image []byte, subject string, o Opt
 		return EnrolResult{Probe: p}, err
 	}
 	id, err := s.gallery.Enrol(ctx, part, subject, s.template(p), image)
+	s.storage.wrote(err)
 	if err != nil {
 		return EnrolResult{Probe: p}, s.galleryErr(err)
 	}
@@ -420,6 +427,7 @@ func (s *Service) Delete(ctx context.Context, subject string, o Options) (Delete
 		return DeleteResult{}, err
 	}
 	n, err := s.gallery.DeleteSubject(ctx, part, subject)
+	s.storage.failed(err)
 	if err != nil {
 		return DeleteResult{}, s.galleryErr(err)
 	}

@@ -2,11 +2,22 @@ package xmlapi_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"mime/multipart"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"vizor/server"
+	"vizor/server/config"
 	"vizor/server/service"
+	st "vizor/server/service/servicetest"
+	"vizor/server/xmlapi"
 )
 
 func form(t *testing.T, image []byte, fields ...string) (*bytes.Buffer, string) {
@@ -76,5 +87,35 @@ func TestFaceIndexBound(t *testing.T) {
 	expectErr(t, r, 400, "invalid_request")
 	if !strings.Contains(r.Text("ErrorResponse/message"), "face_index") {
 		t.Fatalf("%s", r.Body)
+	}
+}
+
+// A data directory that cannot take writes makes /health say "degraded"
+// with the cause (searches still work: 200, not 503).
+func TestHealthShowsStorageFailure(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, ".vizor-write-probe")); err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(service.Config{MatchThreshold: 0.45, DataDir: dir, MinFreeBytes: 1}, &st.FakeEngine{}, st.NewMemGallery())
+	cfg := config.Default()
+	srv := server.New(cfg, zerolog.Nop(), server.NewMetrics(), xmlapi.New(svc, cfg.MaxBodyBytes))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	r := do(t, "GET", "http://"+ln.Addr().String()+"/health", "", nil)
+	var h struct {
+		Status  string `json:"status"`
+		Storage struct {
+			Writable bool   `json:"writable"`
+			Cause    string `json:"cause"`
+		} `json:"storage"`
+	}
+	if err := json.Unmarshal(r.Body, &h); err != nil || r.Status != 200 || h.Status != "degraded" || h.Storage.Writable ||
+		!strings.Contains(h.Storage.Cause, "no space left on device") {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 }

@@ -373,6 +373,16 @@ func (a *API) health(ctx *fasthttp.RequestCtx) {
 		},
 		"model_id": st.ModelID,
 	}
+	// A gallery that cannot write (a full disk, a read-only or failing
+	// filesystem) still searches: the server is degraded, not down.
+	if sto := a.svc.Storage(); sto.Checked || !sto.Writable {
+		so := map[string]any{"writable": sto.Writable, "free_bytes": sto.FreeBytes}
+		if !sto.Writable {
+			so["cause"] = sto.Cause
+			body["status"] = "degraded"
+		}
+		body["storage"] = so
+	}
 	status := fasthttp.StatusOK
 	if !healthy {
 		body["status"] = "unhealthy"
