@@ -192,7 +192,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if r.Limited {
 		release, ok := s.limit.Acquire(ctx)
 		if !ok {
-			s.api.WriteError(ctx, fasthttp.StatusServiceUnavailable, s.limit.Busy())
+			req.Detail = s.limit.Busy()
+			s.api.WriteError(ctx, fasthttp.StatusServiceUnavailable, req.Detail)
 			return
 		}
 		defer release()
