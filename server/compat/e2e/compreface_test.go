@@ -490,9 +490,14 @@ func TestCompreFaceFormats(t *testing.T) {
 			t.Errorf("%s: %d %.200s", name, r.status, r.body)
 		}
 	}
-	// An unreadable file with a listed extension is a 400, never a 500.
-	r := postFile(t, "detection", "/api/v1/detection/detect", "broken.gif", []byte("GIF89a broken"))
+	// An unreadable file with a listed extension is a 400, never a 500: a
+	// GIF declaring 16x16 whose data is cut short...
+	r := postFile(t, "detection", "/api/v1/detection/detect", "broken.gif", []byte("GIF89a\x10\x00\x10\x00\x00\x00\x00 broken"))
 	cfErr(t, r, 400, 0, "could not be decoded")
+	// ...and one whose header declares 716 megapixels is too large, as
+	// its header is all that is read.
+	r = postFile(t, "detection", "/api/v1/detection/detect", "broken.gif", []byte("GIF89a broken"))
+	cfErr(t, r, 400, 0, "Image too large: gif image declares 25120x28530 pixels")
 	r = postFile(t, "detection", "/api/v1/detection/detect", "broken.webp", []byte("RIFF\x10\x00\x00\x00WEBPVP8 junk"))
 	cfErr(t, r, 400, 0, "could not be decoded")
 }
