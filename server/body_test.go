@@ -251,3 +251,57 @@ func TestMetricsNeedAllPartitions(t *testing.T) {
 		}
 	}
 }
+
+// Expect: 100-continue is answered from the same header checks: a refused
+// client gets its final status instead of an invitation to send the body;
+// an admitted one gets 100 Continue and then its answer.
+func TestExpectContinue(t *testing.T) {
+	addr, logs := startCore(t, nil)
+	ask := func(key string, length int) (*bufio.Reader, net.Conn) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(length) + "\r\n"
+		if key != "" {
+			hdr += "X-Api-Key: " + key + "\r\n"
+		}
+		_, _ = io.WriteString(c, hdr+"\r\n")
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		return bufio.NewReader(c), c
+	}
+	br, c := ask("", 16<<20)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	c.Close()
+	if res.StatusCode != 401 || !res.Close {
+		t.Fatalf("keyless Expect: %d close %v", res.StatusCode, res.Close)
+	}
+
+	br, c = ask(testKey, 5)
+	defer c.Close()
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 Continue") {
+		t.Fatalf("admitted Expect: %q %v", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // the blank line after 100
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "hello")
+	res, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "5" {
+		t.Fatalf("after 100 Continue: %d %s", res.StatusCode, b)
+	}
+	// One log line per request: the refused one and the served one.
+	if n := strings.Count(logs.String(), `"route":"echo"`); n != 2 {
+		t.Fatalf("%d log lines for 2 requests:\n%s", n, logs)
+	}
+}

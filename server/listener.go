@@ -32,6 +32,7 @@ func NewHTTPServer(cfg config.Config, log zerolog.Logger, handler fasthttp.Reque
 	return &fasthttp.Server{
 		Name:                         "vizor",
 		Handler:                      handler,
+		ExpectHandler:                ExpectHandler(handler),
 		ErrorHandler:                 onReadError,
 		ReadTimeout:                  cfg.ReadTimeout,
 		WriteTimeout:                 cfg.WriteTimeout,

@@ -50,6 +50,7 @@ type Request struct {
 	Detail  string // short error detail for the log (never image data)
 	key     *key
 	start   time.Time
+	expect  bool // an admitted Expect: 100-continue pass: not logged
 }
 
 const reqKey = "vizor.req"
@@ -216,6 +217,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		defer release()
 	}
+	if ExpectOnly(ctx) {
+		req.expect = true
+		return
+	}
 	// Admitted from its headers: only now is the body read.
 	if err := ReadBody(ctx, s.cfg.MaxBodyBytes); err != nil {
 		status, code, report := ReadError(err, s.cfg.MaxBodyBytes)
@@ -272,6 +277,9 @@ func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, r
 }
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
+	if req.expect {
+		return
+	}
 	ev := RequestDone(s.log, s.m, ctx, req.ID, req.Route, string(ctx.Path()), req.start)
 	if req.key != nil {
 		ev = ev.Str("key", req.key.id)

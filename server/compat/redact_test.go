@@ -156,6 +156,22 @@ func TestAdmitBeforeBody(t *testing.T) {
 	if res.StatusCode != 404 || !res.Close || bodies.Load() != 0 {
 		t.Fatalf("status %d, close %v, handler runs %d", res.StatusCode, res.Close, bodies.Load())
 	}
+	// Asked with Expect: 100-continue, the refusal comes instead of 100.
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	_, _ = io.WriteString(c2, "POST /upload HTTP/1.1\r\nHost: x\r\nx-api-key: nope\r\nExpect: 100-continue\r\nContent-Length: 16777216\r\n\r\n")
+	_ = c2.SetReadDeadline(time.Now().Add(3 * time.Second))
+	res, err = http.ReadResponse(bufio.NewReader(c2), nil)
+	if err != nil {
+		t.Fatalf("no answer to Expect: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 || bodies.Load() != 0 {
+		t.Fatalf("Expect: status %d, handler runs %d", res.StatusCode, bodies.Load())
+	}
 	// The good key reaches the handler with the whole body.
 	req, _ := http.NewRequest("POST", "http://"+addr+"/upload", bytes.NewReader(make([]byte, 100<<10)))
 	req.Header.Set("x-api-key", goodKey)

@@ -68,6 +68,7 @@ type Request struct {
 	// segment): the log shows it as server.KeyID, never a prefix of it.
 	secret string
 	path   string // the path as logged (secret path segments redacted)
+	expect bool   // an admitted Expect: 100-continue pass: not logged
 }
 
 const reqKey = "vizor.compat.req"
@@ -198,6 +199,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		}
 		defer release()
 	}
+	if server.ExpectOnly(ctx) {
+		req.expect = true
+		return
+	}
 	// Admitted from its headers: only now is the body read.
 	if err := server.ReadBody(ctx, s.cfg.MaxBodyBytes); err != nil {
 		status, _, report := server.ReadError(err, s.cfg.MaxBodyBytes)
@@ -221,6 +226,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 func (s *Server) finish(ctx *fasthttp.RequestCtx, req *Request) {
+	if req.expect {
+		return
+	}
 	ev := server.RequestDone(s.log, s.m, ctx, req.ID, req.Route, req.path, req.start)
 	if req.secret != "" {
 		ev = ev.Str("key", server.KeyID(req.secret))
