@@ -1,4 +1,4 @@
-package service_test
+package backend_test
 
 import (
 	"context"
@@ -16,7 +16,10 @@ import (
 	st "vizor/server/service/servicetest"
 )
 
-// A real full disk under the real gallery: a 4 MB tmpfs (where this test
+var good = st.FakeFace{W: 100, H: 120, Quality: 0.9, Liveness: 0.9, Seed: 1}
+
+// A real full disk under the real gallery (through this package's adapter,
+// as vizor serve runs it): a 4 MB tmpfs (where this test
 // may mount one; it skips elsewhere) filled to the last byte. Enrolment
 // fails, Storage says why, and once there is room again both recover.
 func TestFullDiskShowsInStorage(t *testing.T) {
