@@ -189,3 +189,15 @@ func TestPerIPCap(t *testing.T) {
 		t.Fatalf("held connection: %q", buf[:n])
 	}
 }
+
+// A connection refused by a cap is logged at warn level (fasthttp's own
+// note, at most once a minute), other fasthttp chatter at debug.
+func TestCapRefusalLogged(t *testing.T) {
+	var b zerologBuf
+	l := fasthttpLogger{zerolog.New(&b).Level(zerolog.InfoLevel)}
+	l.Printf("The number of connections from %s exceeds MaxConnsPerIP=%d", "127.0.0.1", 3)
+	l.Printf("error when serving connection %q<->%q: %v", "a", "b", "x")
+	if b.lines() != 1 || !strings.Contains(string(b.b), `"level":"warn"`) {
+		t.Fatalf("log: %s", b.b)
+	}
+}

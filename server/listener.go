@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
@@ -49,8 +50,15 @@ func NewHTTPServer(cfg config.Config, log zerolog.Logger, handler fasthttp.Reque
 
 type fasthttpLogger struct{ l zerolog.Logger }
 
+// Printf logs at debug level, except fasthttp's notes that a connection
+// cap refused connections (it writes them at most once a minute): an
+// operator needs those to see a flood or a cap set too low.
 func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug().Str("component", "fasthttp").Msgf(format, args...)
+	ev := f.l.Debug()
+	if strings.Contains(format, "Concurrency") || strings.Contains(format, "MaxConnsPerIP") {
+		ev = f.l.Warn()
+	}
+	ev.Str("component", "fasthttp").Msgf(format, args...)
 }
 
 // Limiter bounds the requests a listener processes at once.
