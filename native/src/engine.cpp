@@ -43,6 +43,10 @@ bool is_dir(const std::string& p) {
 // stays within a few tiles even for 12 MP photos).
 float auto_min_face(int W, int H) { return std::max(40.f, std::min(W, H) / 14.f); }
 
+// Largest band decoded for the fine views of several faces (pixels at its
+// DCT scale: 24 MB as BGR, released once each face has copied its region).
+constexpr double kSharedRegionPx = 8e6;
+
 }  // namespace
 
 Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
@@ -367,28 +371,76 @@ std::vector<ImageOut> Engine::analyze(const vz_image* images, int count, const v
     const auto t0 = Clock::now();
     const size_t first = entries.size();
     try {
-      for (auto& f : r.faces) {
-        const View* fv = &w.coarse;
+      // Which faces need a finer view, at which DCT scale, of which region.
+      struct Need {
+        int d = 0;  // 0: the coarse view will do
+        cv::Rect roi;
+        const View* view = nullptr;
+      };
+      std::vector<Need> need(r.faces.size());
+      for (size_t k = 0; k < r.faces.size(); k++) {
+        const FaceWork& f = r.faces[k];
         const float h_coarse = float(f.box.height * w.coarse.scale);
-        if ((stages & VZ_STAGE_LANDMARKS) && w.hdr.format == "jpeg" && w.denom > 1 && h_coarse < tune_.align_min_px) {
-          int d = 1;
-          for (int c : {4, 2, 1})
-            if (c < w.denom && f.box.height / c >= tune_.align_min_px) { d = c; break; }
-          // Region: the face box grown 2x (the aligned crop and the landmark
-          // crop both fit inside).
-          cv::Rect2f b = f.box;
-          cv::Rect roi(int(std::floor(b.x - b.width * 0.5f)), int(std::floor(b.y - b.height * 0.5f)),
-                       int(std::ceil(b.width * 2)), int(std::ceil(b.height * 2)));
-          try {
-            View v;
-            v.img = decode_jpeg_region(images[i].data, size_t(images[i].len), w.hdr, d, roi, &v.origin, &v.scale);
-            fine_views.push_back(std::move(v));
-            fv = &fine_views.back();
-          } catch (const Error&) {
-            fv = &w.coarse;  // keep the coarse view
+        if (!((stages & VZ_STAGE_LANDMARKS) && w.hdr.format == "jpeg" && w.denom > 1 && h_coarse < tune_.align_min_px))
+          continue;
+        int d = 1;
+        for (int c : {4, 2, 1})
+          if (c < w.denom && f.box.height / c >= tune_.align_min_px) { d = c; break; }
+        // Region: the face box grown 2x (the aligned crop and the landmark
+        // crop both fit inside).
+        const cv::Rect2f& b = f.box;
+        need[k].d = d;
+        need[k].roi = cv::Rect(int(std::floor(b.x - b.width * 0.5f)), int(std::floor(b.y - b.height * 0.5f)),
+                               int(std::ceil(b.width * 2)), int(std::ceil(b.height * 2))) &
+                      cv::Rect(0, 0, r.width, r.height);
+      }
+      // Each region decode entropy-decodes the file from its top down to the
+      // region, so decoding faces one by one costs (faces x image). Faces are
+      // taken top to bottom in bands of at most kSharedRegionPx: one decode
+      // per band, each face keeping only a copy of its own region.
+      for (int d : {1, 2, 4}) {
+        std::vector<size_t> order;
+        for (size_t k = 0; k < need.size(); k++)
+          if (need[k].d == d && !need[k].roi.empty()) order.push_back(k);
+        std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return need[x].roi.y < need[y].roi.y; });
+        size_t at = 0;
+        while (at < order.size()) {
+          cv::Rect band = need[order[at]].roi;
+          size_t end = at + 1;
+          for (; end < order.size(); end++) {
+            const cv::Rect grown = band | need[order[end]].roi;
+            if (double(grown.area()) / (double(d) * d) > kSharedRegionPx) break;
+            band = grown;
           }
+          View bv;
+          try {
+            bv.img = decode_jpeg_region(images[i].data, size_t(images[i].len), w.hdr, d, band, &bv.origin, &bv.scale);
+          } catch (const Error&) {
+            at = end;  // these faces keep the coarse view
+            continue;
+          }
+          for (size_t j = at; j < end; j++) {
+            const cv::Rect& q = need[order[j]].roi;
+            const int x0 = int(std::floor((q.x - bv.origin.x) * bv.scale));
+            const int y0 = int(std::floor((q.y - bv.origin.y) * bv.scale));
+            const int x1 = int(std::ceil((q.x + q.width - bv.origin.x) * bv.scale));
+            const int y1 = int(std::ceil((q.y + q.height - bv.origin.y) * bv.scale));
+            const cv::Rect pr = cv::Rect(x0, y0, x1 - x0, y1 - y0) & cv::Rect(0, 0, bv.img.cols, bv.img.rows);
+            if (pr.empty()) continue;
+            View v;
+            v.img = bv.img(pr).clone();
+            v.origin = cv::Point2d(bv.origin.x + pr.x / bv.scale, bv.origin.y + pr.y / bv.scale);
+            v.scale = bv.scale;
+            fine_views.push_back(std::move(v));
+            need[order[j]].view = &fine_views.back();
+          }
+          at = end;
         }
-        entries.push_back(Entry{&f, fv, &w.coarse, cv::Size(r.width, r.height), i});
+      }
+      for (size_t k = 0; k < r.faces.size(); k++) {
+        const View* fv = need[k].view;
+        if (!fv) fv = &w.coarse;
+        entries.push_back(Entry{&r.faces[k], fv, &w.coarse, cv::Size(r.width, r.height), i});
       }
       inject_fault("refine", r.width, r.height);
     } catch (...) {

@@ -1,5 +1,6 @@
 #include "net_pool.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -130,8 +131,29 @@ void probe_batch(NetSet& ns, int role, const std::vector<int>& shape_in, const s
 
 std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names_in) {
   const std::vector<std::string>& names = names_in.empty() ? ns.out_names[role] : names_in;
-  if (blob.size[0] > 1 && ns.batch_ok[role] == 1) return forward_batch(ns.net[role], blob, names);
-  return forward_each(ns.net[role], blob, names, role_name(role));
+  const int N = blob.size[0];
+  if (N <= 1 || ns.batch_ok[role] != 1) return forward_each(ns.net[role], blob, names, role_name(role));
+  if (N <= kMaxForwardBatch) return forward_batch(ns.net[role], blob, names);
+  // A net's activations grow with the batch (the recognizer's reach ~4 MB a
+  // face): forward at most kMaxForwardBatch samples at a time, so that a
+  // call with many faces costs time, not memory.
+  const size_t per = blob.total() / size_t(N);
+  std::vector<int> shape(blob.size.p, blob.size.p + blob.dims);
+  std::vector<cv::Mat> res;
+  for (int i = 0; i < N; i += kMaxForwardBatch) {
+    const int n = std::min(kMaxForwardBatch, N - i);
+    shape[0] = n;
+    cv::Mat part(int(shape.size()), shape.data(), CV_32F, const_cast<float*>(blob.ptr<float>()) + per * size_t(i));
+    std::vector<cv::Mat> outs = forward_batch(ns.net[role], part, names);
+    if (i == 0)
+      for (auto& o : outs) res.push_back(cv::Mat(N, o.cols, CV_32F));
+    if (outs.size() != res.size()) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": output count changed");
+    for (size_t k = 0; k < outs.size(); k++) {
+      if (outs[k].cols != res[k].cols) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": output size changed");
+      outs[k].copyTo(res[k].rowRange(i, i + n));
+    }
+  }
+  return res;
 }
 
 }  // namespace vz

@@ -26,9 +26,13 @@ struct NetSet {
   int batch_ok[R_COUNT] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};  // -1: not probed yet
 };
 
+// Samples per forward pass: bounds a net's activation memory whatever the
+// number of faces in a call.
+constexpr int kMaxForwardBatch = 16;
+
 // Runs net `role` on an NCHW blob and returns each requested output as an
-// N x K float matrix: one batched forward when probe_batch verified it, else
-// one forward per sample.
+// N x K float matrix: batched forwards of up to kMaxForwardBatch when
+// probe_batch verified batching, else one forward per sample.
 std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob,
                              const std::vector<std::string>& names = {});
 // Runs the net on two random samples, batched and one by one; batching is
