@@ -100,10 +100,11 @@ func (e Engine) AnalyzeDetail(ctx context.Context, img []byte, o DetailOptions) 
 
 // MaxCroppedPixels bounds an already-cropped face image (CompreFace
 // detect_faces=false). It is decoded in Go and framed on a canvas 2.56 times
-// its area: 8 megapixels cost about 32 MB decoded, 84 MB of canvas and its
-// PNG, well inside the per-request memory budget; a face crop needs far
-// fewer pixels.
-const MaxCroppedPixels = 8 << 20
+// its area: at 4 megapixels that is at most 64 MB decoded (16-bit RGBA),
+// 43 MB of canvas and up to 43 MB of PNG, inside the per-request memory
+// budget with the engine's own decode of the framed image; a face crop
+// needs far fewer pixels.
+const MaxCroppedPixels = 4 << 20
 
 // frame pastes the image in the middle of a grey canvas 1.6 times its size
 // and encodes it as PNG; it returns the offset and the original size. The

@@ -44,6 +44,12 @@ func CheckImage(b []byte, maxPixels int64) (Header, error) {
 		return Header{}, err
 	}
 	h.Format = f
+	if f == "ico" && int64(h.Width)*int64(h.Height) > maxICOPixels {
+		// Icons are at most 256x256; a bitmap entry is decoded in Go
+		// twice over (RGBA, then NRGBA), so it gets its own bound.
+		return h, &service.Error{Kind: service.ErrImageTooLarge,
+			Msg: fmt.Sprintf("ico entry declares %dx%d pixels, over the limit of %d for icons", h.Width, h.Height, maxICOPixels)}
+	}
 	if maxPixels > 0 && int64(h.Width)*int64(h.Height) > maxPixels {
 		return h, &service.Error{Kind: service.ErrImageTooLarge,
 			Msg: fmt.Sprintf("%s image declares %dx%d pixels, over the limit of %d", f, h.Width, h.Height, maxPixels)}
@@ -115,6 +121,10 @@ func tiffDuplicateTags(b []byte) error {
 	}
 	return nil
 }
+
+// maxICOPixels bounds an ICO entry: 1024x1024, four times the format's
+// largest standard size.
+const maxICOPixels = 1024 * 1024
 
 // icoEntry is one image of an ICO directory.
 type icoEntry struct {

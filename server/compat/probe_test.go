@@ -78,9 +78,14 @@ func TestCheckImageMessages(t *testing.T) {
 	if !errors.Is(err, service.ErrImageTooLarge) || !strings.Contains(err.Error(), "9000x9000") {
 		t.Fatalf("ico: %v", err)
 	}
+	// Icons have their own bound, whatever max_pixels says.
+	_, err = CheckImage(compattest.ICO(0, 0, compattest.PNGHeader(2000, 2000)), testMaxPixels)
+	if !errors.Is(err, service.ErrImageTooLarge) || !strings.Contains(err.Error(), "for icons") {
+		t.Fatalf("big icon: %v", err)
+	}
 	// The limit is the caller's: a cropped face over MaxCroppedPixels is
 	// refused by frame before it decodes, with its own reason.
-	_, _, _, _, _, err = frame(compattest.PNGZeros(4000, 4000))
+	_, _, _, _, _, err = frame(compattest.PNGZeros(2100, 2100))
 	if !errors.Is(err, service.ErrImageTooLarge) || !strings.Contains(err.Error(), "detect_faces=false") {
 		t.Fatalf("frame: %v", err)
 	}
