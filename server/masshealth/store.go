@@ -71,8 +71,10 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		fail(ctx, http.StatusBadRequest, "Missing userId or images")
 		return
 	}
-	if !gallery.ValidSubjectName(user) {
-		fail(ctx, http.StatusBadRequest, "userId must be 1-256 bytes of UTF-8 without control characters")
+	// The gallery is shared: a userId is a subject the XML API may list,
+	// so it follows the same rule as enrolment there.
+	if !gallery.ValidSubjectName(user) || service.ValidateNewID("userId", user) != nil {
+		fail(ctx, http.StatusBadRequest, "userId must be 1-256 bytes of UTF-8 without control characters or characters XML cannot carry (U+FFFE, U+FFFF, noncharacters)")
 		return
 	}
 	var replace bool

@@ -156,3 +156,13 @@ func TestHealthShowsStorageFailure(t *testing.T) {
 		t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
 }
+
+func TestUploadRefusesIDsXMLCannotCarry(t *testing.T) {
+	a := newTestAPI(t)
+	img := pngB64(t)
+	for _, id := range []string{"u\uFFFE", "u\uFFFF", "u\u0085", "u\x01"} {
+		if status, body := call(a.upload, map[string]any{"userId": id, "images": []string{img}}); status != 400 || !strings.Contains(body, "userId") {
+			t.Errorf("%q: %d %s", id, status, body)
+		}
+	}
+}
