@@ -118,7 +118,7 @@ bool probe_tiff(const uint8_t* d, size_t n, ImageHeader& h, std::string* why) {
   // FIRST of two entries with the same tag while a last-wins reader would
   // see another size: any repeated tag is refused, so that the size checked
   // here is the size the decoder allocates.
-  int64_t w = -1, hh = -1, tile_w = 0, tile_h = 0, rows_per_strip = 0;
+  int64_t w = -1, hh = -1, tile_w = 0, tile_h = 0, rows_per_strip = -1, samples = 1, bits = 1;
   std::vector<uint32_t> seen;
   seen.reserve(count);
   for (uint32_t i = 0; i < count; i++) {
@@ -127,7 +127,14 @@ bool probe_tiff(const uint8_t* d, size_t n, ImageHeader& h, std::string* why) {
     if (std::find(seen.begin(), seen.end(), tag) != seen.end())
       return no("tiff: tag " + std::to_string(tag) + " appears twice in the IFD");
     seen.push_back(tag);
-    const bool size_tag = tag == 256 || tag == 257 || tag == 278 || tag == 322 || tag == 323;
+    if (tag == 258 && type == 3) {
+      // BitsPerSample: one SHORT per sample, inline up to two; the decoder
+      // sizes its buffer by the first. Unreadable: assume 16.
+      size_t at = cnt <= 2 ? e + 8 : size_t(r32(e + 8));
+      bits = at + 2 <= n ? int64_t(r16(at)) : 16;
+      continue;
+    }
+    const bool size_tag = tag == 256 || tag == 257 || tag == 277 || tag == 278 || tag == 322 || tag == 323;
     if (!size_tag) continue;
     // Size tags are one SHORT or LONG (TIFF 6.0); anything else is a file
     // the prober and libtiff could read differently.
@@ -136,26 +143,33 @@ bool probe_tiff(const uint8_t* d, size_t n, ImageHeader& h, std::string* why) {
     int64_t v = type == 3 ? r16(e + 8) : r32(e + 8);
     if (tag == 256) w = v;
     if (tag == 257) hh = v;
+    if (tag == 277) samples = v;
     if (tag == 278) rows_per_strip = v;
     if (tag == 322) tile_w = v;
     if (tag == 323) tile_h = v;
   }
   if (w <= 0 || hh <= 0 || w > 0x7fffffff || hh > 0x7fffffff) return no("tiff: no image size");
   if ((tile_w > 0) != (tile_h > 0)) return no("tiff: TileWidth without TileLength (or the reverse)");
+  if (samples < 1 || samples > 16 || bits < 1 || bits > 64) return no("tiff: bad SamplesPerPixel or BitsPerSample");
   h.format = "tiff";
   h.width = int(w);
   h.height = int(hh);
-  // The decoder's working buffer is one strip or one tile. A tile is at most
-  // the image rounded up to 16 (tiles are multiples of 16); a strip of more
-  // rows than the image is read as the image (2^32-1 means "one strip").
+  // Besides the image, OpenCV's TIFF reader holds one strip or tile: a tile
+  // is at most the image rounded up to 16 (tiles are multiples of 16); a
+  // strip is RowsPerStrip rows, the whole image when absent or 2^32-1, and
+  // not clamped to the image otherwise. At least 4 bytes a pixel: the RGBA
+  // path (JPEG-in-TIFF, odd layouts) reads 8-bit RGBA.
+  int64_t buf_px;
   if (tile_w > 0) {
     if (tile_w > ((w + 15) & ~int64_t(15)) || tile_h > ((hh + 15) & ~int64_t(15)))
       return no("tiff: tile " + std::to_string(tile_w) + "x" + std::to_string(tile_h) + " is larger than the image " +
                 std::to_string(w) + "x" + std::to_string(hh));
-    h.buffer_pixels = tile_w * tile_h;
-  } else if (rows_per_strip > hh && rows_per_strip != 0xffffffffll) {
-    h.buffer_pixels = w * rows_per_strip;
+    buf_px = tile_w * tile_h;
+  } else {
+    const int64_t rows = (rows_per_strip <= 0 || rows_per_strip == 0xffffffffll) ? hh : rows_per_strip;
+    buf_px = w * rows;
   }
+  h.buffer_bytes = buf_px * std::max<int64_t>(4, samples * ((bits + 7) / 8));
   return true;
 }
 
@@ -338,9 +352,10 @@ ImageHeader check_image(const uint8_t* data, size_t len, const DecodeLimits& lim
   int64_t px = int64_t(h.width) * int64_t(h.height);
   if (px > lim.max_pixels)
     fail(VZ_ERR_TOO_LARGE, "image declares " + dims + " pixels, over the limit of " + std::to_string(lim.max_pixels));
-  if (h.buffer_pixels > lim.max_pixels)
-    fail(VZ_ERR_TOO_LARGE, "image declares a " + std::to_string(h.buffer_pixels) +
-                               "-pixel strip or tile, over the limit of " + std::to_string(lim.max_pixels));
+  if (lim.max_buffer_bytes > 0 && h.buffer_bytes > lim.max_buffer_bytes)
+    fail(VZ_ERR_TOO_LARGE, "image declares a strip or tile the decoder would hold as " +
+                               std::to_string(h.buffer_bytes >> 20) + " MiB, over the limit of " +
+                               std::to_string(lim.max_buffer_bytes >> 20) + " MiB (write it in smaller strips)");
   if (h.width < lim.min_side || h.height < lim.min_side)
     fail(VZ_ERR_TOO_SMALL, "image is " + dims + ", smaller than the minimum of " + std::to_string(lim.min_side) +
                                " px a side");

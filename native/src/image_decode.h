@@ -13,9 +13,9 @@ struct ImageHeader {
   int height = 0;
   int orientation = 1;  // EXIF orientation (JPEG), 1..8
   bool animated = false;
-  // Pixels of the decoder's largest working buffer other than the image
-  // (a TIFF strip or tile); 0 when it is at most the image.
-  int64_t buffer_pixels = 0;
+  // Bytes of the decoder's working buffer besides the image (a TIFF strip
+  // or tile); 0 for the other formats (their row buffers are small).
+  int64_t buffer_bytes = 0;
   // Size after orientation (what the caller sees).
   int oriented_width() const { return orientation >= 5 ? height : width; }
   int oriented_height() const { return orientation >= 5 ? width : height; }
@@ -33,6 +33,10 @@ struct DecodeLimits {
   // scale the short side asks for, so cost grows with the ratio, not with
   // the pixels (native/README.md, "Limits").
   int max_aspect = 20;
+  // A decoder's working buffer besides the image (TIFF strip or tile): with
+  // the image itself (3 bytes a pixel, 150 MB at 50 MP) a decode stays under
+  // 256 MB.
+  int64_t max_buffer_bytes = 64ll << 20;
 };
 
 // Checks size limits from the header (pixels, working buffer, aspect

@@ -202,10 +202,24 @@ TEST(prober_tiff_repeated_tags) {
   tags = grey_tags(64, 48);
   tags[6] = {278, 4, 1, 2000000};  // RowsPerStrip: a 128 MP strip for a 64x48 image
   const auto strip = tiff(64, 48, tags);
-  analyze(eng.e, {&good, &bomb, &strip}, r);
+  // One strip of a 5000x4000 image (20 MP, 80 MB as the reader's RGBA strip
+  // on top of the 60 MB image): over the 64 MiB buffer limit. The same
+  // image in 16-row strips is fine.
+  tags = grey_tags(5000, 4000);
+  tags.erase(tags.begin() + 6);  // no RowsPerStrip: one strip
+  const auto one_strip = tiff(5000, 4000, tags);
+  tags = grey_tags(5000, 4000);
+  tags[6] = {278, 3, 1, 16};
+  tags[7] = {279, 4, 1, 5000 * 16};  // (only the first strip is described: the decoder judges the rest)
+  const auto strips = tiff(5000, 4000, tags);
+  analyze(eng.e, {&good, &bomb, &strip, &one_strip}, r);
   CHECK(r[0].code == VZ_ERR_NO_FACE);  // decodes: the builder makes real files
   CHECK(r[1].code == VZ_ERR_DECODE && has(r[1].message, "appears twice"));
   CHECK(r[2].code == VZ_ERR_TOO_LARGE && has(r[2].message, "strip or tile"));
+  CHECK(r[3].code == VZ_ERR_TOO_LARGE && has(r[3].message, "strip or tile"));
+  std::printf("  %s\n", r[3].message);
+  int32_t sw = 0, sh = 0;
+  CHECK(probe(strips, &msg, &sw, &sh) == VZ_OK && sw == 5000 && sh == 4000);
 }
 
 TEST(prober_png_jpeg_contradictions) {
