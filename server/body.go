@@ -15,8 +15,9 @@ import (
 // route, the API key and the in-flight slot from the headers alone, and
 // only then ReadBody pulls the body into memory (bounded by max_body_bytes)
 // so the handlers keep reading ctx.PostBody() and multipart forms as
-// before. A refused request's unread body is never read: CloseIfUnread
-// closes the connection after the answer.
+// before. A refused request's unread body is never held: CloseIfUnread
+// discards a small one (so the client reads its 401, not a reset) and
+// closes the connection on a large one.
 
 // ReadBody reads the streamed request body into memory, refusing one over
 // max bytes (announced by Content-Length, or counted for a chunked body)
@@ -72,13 +73,33 @@ func unreadBody(ctx *fasthttp.RequestCtx) bool {
 	return ctx.Request.IsBodyStream() && (cl > 0 || cl == -1)
 }
 
-// CloseIfUnread marks the connection to close after the response when the
-// request's body was not read, so a refused client cannot make the server
-// read (or drain) what it sends.
+// drainMax is the largest unread body a refused request's connection is
+// drained of (read and discarded, never held) instead of being closed.
+// Closing a socket with unread data makes the kernel answer with a reset,
+// which can reach the client before the 401 it should read: an ordinary
+// client that sent a small upload with a wrong key would see "connection
+// reset" instead of the reason. Bodies above this, and chunked ones, are not
+// read at all: the connection closes.
+const drainMax = 256 << 10
+
+// CloseIfUnread settles a request whose body was not read (it was refused
+// from its headers): a body announced at up to drainMax bytes is discarded
+// so the connection stays usable and the answer arrives intact; anything
+// else closes the connection after the response, so a refused client cannot
+// make the server read what it sends.
 func CloseIfUnread(ctx *fasthttp.RequestCtx) {
-	if unreadBody(ctx) {
-		ctx.SetConnectionClose()
+	if !unreadBody(ctx) {
+		return
 	}
+	cl := ctx.Request.Header.ContentLength()
+	if cl > 0 && cl <= drainMax {
+		if stream := ctx.Request.BodyStream(); stream != nil {
+			if n, err := io.CopyN(io.Discard, stream, int64(cl)); err == nil && n == int64(cl) {
+				return
+			}
+		}
+	}
+	ctx.SetConnectionClose()
 }
 
 // BytesIn is the request's body size for the log: what was read, or what

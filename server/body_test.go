@@ -305,3 +305,40 @@ func TestExpectContinue(t *testing.T) {
 		t.Fatalf("%d log lines for 2 requests:\n%s", n, logs)
 	}
 }
+
+// A refused request with a small body (an ordinary upload with a wrong key)
+// is answered intact and its connection stays usable: the body is drained,
+// not left for the kernel to answer with a reset.
+func TestRefusedSmallBodyKeepsConnection(t *testing.T) {
+	addr, _ := startCore(t, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(key string, n int) *http.Response {
+		t.Helper()
+		req := "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(n) + "\r\n"
+		if key != "" {
+			req += "X-Api-Key: " + key + "\r\n"
+		}
+		if _, err := io.WriteString(c, req+"\r\n"+strings.Repeat("C", n)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading the answer: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := send("wrong-key", 150<<10); res.StatusCode != 401 || res.Close {
+		t.Fatalf("refused 150 KiB upload: status %d, close %v (want 401 on a kept connection)", res.StatusCode, res.Close)
+	}
+	if res := send(testKey, 1000); res.StatusCode != 200 {
+		t.Fatalf("next request on the same connection: %d", res.StatusCode)
+	}
+}
