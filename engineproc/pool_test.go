@@ -218,3 +218,50 @@ func waitAlive(t *testing.T, p *engineproc.Pool, n int) {
 		t.Fatalf("%d workers alive, want %d", p.Alive(), n)
 	}
 }
+
+// Every error the engine can give crosses the pipe as the same sentinel.
+func TestErrorKindsCrossThePipe(t *testing.T) {
+	for _, k := range []error{bindings.ErrInvalidArgument, bindings.ErrDecode, bindings.ErrTooLarge, bindings.ErrUnsupported,
+		bindings.ErrNoFace, bindings.ErrModel, bindings.ErrBackend, bindings.ErrTooSmall, bindings.ErrInternal,
+		bindings.ErrClosed, bindings.ErrCancelled, context.Canceled, context.DeadlineExceeded} {
+		got := engineproc.RoundTripError(&bindings.Error{Kind: k, Message: "why"})
+		if !errors.Is(got, k) {
+			t.Errorf("%v came back as %v", k, got)
+		}
+	}
+}
+
+// A cancelled call stops the worker's native work at its next stage
+// boundary: the worker answers within the grace (so it is not replaced)
+// although the batch would take many times longer.
+func TestCancelReachesNativeWork(t *testing.T) {
+	shared, models := faceset.TestDirs(t)
+	p := startPool(t, 1, models)
+	var imgs [][]byte
+	for _, ph := range []string{"bona.jpg", "chaeyeon.jpg", "jimin.jpg", "joy.jpg", "pristin.jpg", "tzuyu.jpg"} {
+		img := photo(t, shared, "faces/"+ph)
+		imgs = append(imgs, img, img, img, img, img)
+	}
+	t0 := time.Now()
+	if _, err := p.Analyze(context.Background(), imgs, bindings.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	full := time.Since(t0)
+	if full < 3*300*time.Millisecond {
+		t.Skipf("the whole batch took only %v: too fast to tell a cancelled one apart from the grace", full)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Analyze(ctx, imgs, bindings.Options{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the deadline", err)
+	}
+	t1 := time.Now()
+	r, err := p.Analyze(context.Background(), imgs[:1], bindings.Options{})
+	if err != nil || r[0].Err != nil {
+		t.Fatalf("after the cancel: %v", err)
+	}
+	if p.Restarts() != 0 {
+		t.Fatalf("the worker was replaced: the cancel did not stop its native work (batch %v)", full)
+	}
+	t.Logf("whole batch %v; next call served %v after the cancelled one", full, time.Since(t1))
+}

@@ -57,7 +57,7 @@ type wireErr struct {
 var kinds = []error{
 	bindings.ErrInvalidArgument, bindings.ErrDecode, bindings.ErrTooLarge, bindings.ErrUnsupported,
 	bindings.ErrNoFace, bindings.ErrModel, bindings.ErrBackend, bindings.ErrTooSmall,
-	bindings.ErrInternal, bindings.ErrClosed, context.Canceled, context.DeadlineExceeded,
+	bindings.ErrInternal, bindings.ErrClosed, bindings.ErrCancelled, context.Canceled, context.DeadlineExceeded,
 }
 
 func toWire(err error) *wireErr {
