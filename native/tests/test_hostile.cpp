@@ -396,7 +396,7 @@ TEST(limits_face_cap) {
   CHECK_CODE(vz_Engine_Create(&bad, &e), VZ_ERR_INVALID_ARGUMENT);
 }
 
-long status_kb(const char* field) {
+[[maybe_unused]] long status_kb(const char* field) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
