@@ -11,10 +11,11 @@ import (
 
 // Config holds the service's defaults; requests may override thresholds.
 type Config struct {
-	MatchThreshold        float32 // verify: score >= this is a match
-	QualityThreshold      float32 // enrol quality gate
-	ProbeQualityThreshold float32 // search/verify quality gate
-	PADThreshold          float32 // P(live) below this is a spoof; 0 disables the gate
+	MatchThreshold        float32   // verify: score >= this is a match
+	QualityThreshold      float32   // enrol quality gate
+	ProbeQualityThreshold float32   // search/verify quality gate
+	PADThreshold          float32   // P(live) below this is a spoof; 0 disables the gate
+	PADPolicy             PADPolicy // for partitions and flavours without one; "": enforce
 	MAD                   MorphDetector
 	MADThreshold          float32
 	DefaultPartition      string // "default" when empty
@@ -43,6 +44,7 @@ type Options struct {
 	MatchThreshold   *float32
 	QualityThreshold *float32
 	PADThreshold     *float32
+	PAD              PADRequest // the PAD policy: request, flavour default, key's right to weaken
 	TopK             int
 	MinScore         *float32
 }
@@ -55,6 +57,7 @@ type Probe struct {
 	DetScore      float32
 	Quality       float32
 	Liveness      float32 // < 0: not computed
+	PAD           PADResult
 	MorphScore    float32 // < 0: MAD gate off
 	ModelID       string
 	Width, Height int
@@ -197,6 +200,16 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 	if err := checkOptions(o); err != nil {
 		return Probe{}, err
 	}
+	// The policy is resolved before the engine runs: a request refused
+	// for its pad_policy costs no analysis.
+	part, err := s.partition(o)
+	if err != nil {
+		return Probe{}, err
+	}
+	padPolicy, err := s.EffectivePADPolicy(ctx, part, o.PAD)
+	if err != nil {
+		return Probe{}, err
+	}
 	rs, err := s.engine.Analyze(ctx, [][]byte{image})
 	if err != nil {
 		return Probe{}, s.engineErr(ctx, err)
@@ -232,15 +245,18 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 		s.reject(op, "alignment")
 		return p, &Error{Kind: ErrAlignment, Gate: "alignment", Msg: "facial landmarks could not be located"}
 	}
-	// Gate 3: presentation attack detection.
-	if padT := pick(o.PADThreshold, s.cfg.PADThreshold); padT > 0 {
-		if f.Liveness < 0 {
-			return p, newErr(ErrUnavailable, "PAD model did not run")
-		}
-		if f.Liveness < padT {
+	// Gate 3: presentation attack detection, as the PAD policy says
+	// (pad.go): enforce refuses spoofs, report only reports, off neither.
+	pad, err := JudgePAD(padPolicy, pick(o.PADThreshold, s.cfg.PADThreshold), f)
+	p.PAD = pad
+	if pad.Policy == PADOff {
+		p.Liveness = -1
+	}
+	if err != nil {
+		if Kind(err) == ErrSpoof {
 			s.reject(op, "pad")
-			return p, gateErr(ErrSpoof, "pad", f.Liveness, padT, "liveness %.3f below %.3f", f.Liveness, padT)
 		}
+		return p, err
 	}
 	// Gate 4: morphing attack detection, enrolment only; off without a model.
 	if op == OpEnrol && s.cfg.MAD != nil {

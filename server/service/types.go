@@ -23,10 +23,14 @@ func (r Rect) Area() float32 { return r.W * r.H }
 type Face struct {
 	Box      Rect
 	DetScore float32
-	Aligned  bool      // landmarks were found and the face was aligned
-	Liveness float32   // P(live) in [0,1]; < 0 when not computed
-	Quality  float32   // overall quality in [0,1]; < 0 when not computed
-	Template []float32 // L2-normalised; nil when extraction failed
+	Aligned  bool    // landmarks were found and the face was aligned
+	Liveness float32 // P(live) in [0,1]; < 0 when not computed
+	// LivenessStatus says why Liveness is or is not a score: scored,
+	// not_computed, greyscale, face_too_small ("" from engines that do
+	// not say: Liveness < 0 means not_computed).
+	LivenessStatus string
+	Quality        float32   // overall quality in [0,1]; < 0 when not computed
+	Template       []float32 // L2-normalised; nil when extraction failed
 }
 
 // ImageResult is the engine's analysis of one image. Err (wrapping

@@ -21,12 +21,14 @@ import (
 
 // FakeFace describes a face in a fake image.
 type FakeFace struct {
-	W, H      float32
-	Quality   float32
-	Liveness  float32
-	Seed      int64 // identity: same seed, same template
-	NoAlign   bool
-	NoExtract bool
+	W, H     float32
+	Quality  float32
+	Liveness float32
+	// LivenessStatus is the engine's liveness status ("": none given).
+	LivenessStatus string `json:",omitempty"`
+	Seed           int64  // identity: same seed, same template
+	NoAlign        bool
+	NoExtract      bool
 }
 
 // Image encodes a fake image the FakeEngine understands.
@@ -84,7 +86,7 @@ func (e *FakeEngine) Analyze(ctx context.Context, images [][]byte) ([]service.Im
 		}
 		for k, f := range faces {
 			sf := service.Face{Box: service.Rect{X: float32(10 * k), Y: 10, W: f.W, H: f.H}, DetScore: 0.99,
-				Aligned: !f.NoAlign, Liveness: f.Liveness, Quality: f.Quality}
+				Aligned: !f.NoAlign, Liveness: f.Liveness, LivenessStatus: f.LivenessStatus, Quality: f.Quality}
 			if !f.NoExtract && !f.NoAlign {
 				sf.Template = Vector(f.Seed, 8)
 			}
@@ -108,6 +110,7 @@ type tmpl struct {
 type MemGallery struct {
 	mu     sync.Mutex
 	parts  map[string]map[string][]tmpl
+	pad    map[string]string // partition -> PAD policy
 	seq    int
 	closed bool
 }
@@ -239,5 +242,27 @@ func (g *MemGallery) Close() error {
 	g.mu.Lock()
 	g.closed = true
 	g.mu.Unlock()
+	return nil
+}
+
+// PartitionPADPolicy implements service.PADStore.
+func (g *MemGallery) PartitionPADPolicy(_ context.Context, partition string) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.pad[partition], nil
+}
+
+// SetPartitionPADPolicy implements service.PADStore.
+func (g *MemGallery) SetPartitionPADPolicy(_ context.Context, partition, policy string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pad == nil {
+		g.pad = map[string]string{}
+	}
+	if policy == "" {
+		delete(g.pad, partition)
+	} else {
+		g.pad[partition] = policy
+	}
 	return nil
 }
