@@ -74,6 +74,7 @@ func runServe(args []string) error {
 		QualityThreshold:      float32(cfg.QualityThreshold),
 		ProbeQualityThreshold: float32(cfg.ProbeQualityThreshold),
 		PADThreshold:          float32(cfg.PADThreshold),
+		PADPolicy:             service.PADPolicy(cfg.PAD.Policy), // the XML API's; compat flavours pass theirs
 		MADThreshold:          float32(cfg.MADThreshold),
 		DefaultTopK:           cfg.DefaultTopK,
 		MaxTopK:               cfg.MaxTopK,

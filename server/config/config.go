@@ -43,6 +43,7 @@ type Config struct {
 	PADThreshold          float64 // P(live) below this is a spoof (451); 0 disables
 	MADModel              string  // morph-attack detector model; "" keeps the MAD gate off
 	MADThreshold          float64 // morph score at or above this is a morph (422)
+	PAD                   PAD     // default PAD policies (pad.go)
 
 	DefaultTopK int
 	MaxTopK     int
@@ -431,6 +432,7 @@ func (c *Config) Validate() error {
 	in01("probe_quality_threshold", c.ProbeQualityThreshold)
 	in01("pad_threshold", c.PADThreshold)
 	in01("mad_threshold", c.MADThreshold)
+	errs = append(errs, c.validatePAD()...)
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr: %w", err))
 	}
