@@ -415,12 +415,17 @@ struct JpegErr {
   jpeg_error_mgr mgr;
   jmp_buf jb;
   bool truncated = false;
+  bool no_memory = false;  // over kJpegMaxMemory
   char msg[JMSG_LENGTH_MAX];
 };
 
 void jpeg_error_exit(j_common_ptr c) {
   JpegErr* e = reinterpret_cast<JpegErr*>(c->err);
   (*c->err->format_message)(c, e->msg);
+  // With max_memory_to_use set, whole-image buffers that do not fit ask for
+  // a backing store, which this build does not have.
+  const int code = c->err->msg_code;
+  if (code == JERR_NO_BACKING_STORE || code == JERR_OUT_OF_MEMORY) e->no_memory = true;
   longjmp(e->jb, 1);
 }
 void jpeg_emit(j_common_ptr c, int level) {
@@ -454,6 +459,7 @@ struct JpegJob {
   cv::Rect got;       // scaled raw rect actually returned
   std::string error;
   bool truncated = false;
+  bool too_large = false;  // the decoder needed more than kJpegMaxMemory
 };
 
 // C-style body: only POD locals between setjmp and longjmp.
@@ -471,9 +477,14 @@ bool run_jpeg(JpegJob* job) {
     std::free(row_cmyk);
     jpeg_destroy_decompress(&cinfo);
     job->error = err.msg;
+    job->too_large = err.no_memory;
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  // A progressive or multi-scan file is buffered whole as DCT coefficients
+  // (2 bytes a sample: 150 MB for 50 MP at 4:2:0, 300 MB at 4:4:4) whatever
+  // the output scale: bound the library's own memory.
+  cinfo.mem->max_memory_to_use = long(kJpegMaxMemory);
   jpeg_progress_mgr progress;
   progress.progress_monitor = jpeg_progress;
   cinfo.progress = &progress;
@@ -563,6 +574,13 @@ bool run_jpeg(JpegJob* job) {
   return true;
 }
 
+[[noreturn]] void jpeg_failed(const JpegJob& job) {
+  if (job.too_large)
+    fail(VZ_ERR_TOO_LARGE, "JPEG needs over " + std::to_string(kJpegMaxMemory >> 20) +
+                               " MiB of decoder memory (a progressive or multi-scan file this large)");
+  fail(VZ_ERR_DECODE, "corrupt JPEG: " + job.error);
+}
+
 }  // namespace
 
 cv::Mat decode_image(const uint8_t* data, size_t len, const ImageHeader& hdr, int denom, double* scale) {
@@ -574,7 +592,7 @@ cv::Mat decode_image(const uint8_t* data, size_t len, const ImageHeader& hdr, in
     // taken when the file ends with EOI; otherwise the full decode checks
     // for truncation.
     job.dc_only = denom == 8 && len >= 4 && data[len - 2] == 0xFF && data[len - 1] == 0xD9;
-    if (!run_jpeg(&job)) fail(VZ_ERR_DECODE, "corrupt JPEG: " + job.error);
+    if (!run_jpeg(&job)) jpeg_failed(job);
     if (job.truncated) fail(VZ_ERR_DECODE, "truncated JPEG (premature end of data)");
     img = job.out;
     apply_orientation(img, hdr.orientation);
@@ -614,7 +632,7 @@ cv::Mat decode_jpeg_region(const uint8_t* data, size_t len, const ImageHeader& h
   want.width = (raw.x + raw.width + denom - 1) / denom - want.x;
   want.height = (raw.y + raw.height + denom - 1) / denom - want.y;
   JpegJob job{data, len, denom, true, false, want, {}, {}, {}, false};
-  if (!run_jpeg(&job)) fail(VZ_ERR_DECODE, "corrupt JPEG: " + job.error);
+  if (!run_jpeg(&job)) jpeg_failed(job);
   // Trim the iMCU-widened columns back to what was asked.
   int dx = want.x - job.got.x;
   cv::Rect keep(dx, 0, std::min(want.width, job.out.cols - dx), job.out.rows);

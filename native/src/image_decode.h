@@ -39,6 +39,10 @@ struct DecodeLimits {
   int64_t max_buffer_bytes = 64ll << 20;
 };
 
+// libjpeg's own memory per decode (its whole-image coefficient buffer for
+// progressive and multi-scan files): over it, TOO_LARGE.
+constexpr int64_t kJpegMaxMemory = 160ll << 20;
+
 // Checks size limits from the header (pixels, working buffer, aspect
 // ratio); throws vz::Error (DECODE, TOO_LARGE, UNSUPPORTED, TOO_SMALL).
 // Returns the header.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include <jpeglib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -290,6 +291,48 @@ TEST(prober_webp_bmp_gif) {
   CHECK(has(msg.c_str(), "logical screen"));
   gif[24] = 64; gif[25] = 0; gif[26] = 64; gif[27] = 0;  // 64x64 frame
   CHECK(probe(gif, &msg, &w, &h) == VZ_OK && w == 64 && h == 64);
+}
+
+// A flat grey progressive JPEG with no chroma subsampling (4:4:4): libjpeg
+// buffers all its DCT coefficients, 6 bytes a pixel, at any output scale.
+std::vector<uint8_t> progressive_444(int w, int h) {
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &buf, &size);
+  c.image_width = JDIMENSION(w);
+  c.image_height = JDIMENSION(h);
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  for (int i = 0; i < 3; i++) c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+  jpeg_simple_progression(&c);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(size_t(w) * 3, 128);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::vector<uint8_t> out(buf, buf + size);
+  std::free(buf);
+  return out;
+}
+
+TEST(prober_jpeg_decoder_memory) {
+  // 30 MP progressive 4:4:4: 180 MB of coefficients, over libjpeg's 160 MiB
+  // budget (refused as TOO_LARGE, not allocated); 3 MP of the same is fine.
+  const auto big = progressive_444(6000, 5000), small = progressive_444(2000, 1500);
+  Engine eng;
+  Result r;
+  analyze(eng.e, {&big, &small}, r);
+  CHECK(r[0].code == VZ_ERR_TOO_LARGE && has(r[0].message, "decoder memory"));
+  std::printf("  %s\n", r[0].message);
+  CHECK(r[1].code == VZ_ERR_NO_FACE);
 }
 
 // ----------------------------------------------------------------- limits
