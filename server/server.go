@@ -72,6 +72,11 @@ func (r *Request) Allow(op, partition string) error {
 	return nil
 }
 
+// AllowsOp reports whether the key may do op, without recording it as the
+// request's operation (for rights a request uses in passing, such as
+// weakening a PAD policy).
+func (r *Request) AllowsOp(op string) bool { return r.key.allowsOp(op) }
+
 // AllowsPartition reports whether the key may see partition (for listings).
 func (r *Request) AllowsPartition(p string) bool { return r.key.allowsPartition(p) }
 

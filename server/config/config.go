@@ -474,7 +474,8 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var validOp = map[string]bool{"search": true, "verify": true, "enrol": true, "delete": true, "read": true}
+var validOp = map[string]bool{"search": true, "verify": true, "enrol": true, "delete": true, "read": true,
+	"pad_policy": true} // pad_policy: set a partition's PAD policy, weaken an enforcing one per request
 
 // ParseAPIKeys reads "KEY[:PARTITIONS[:OPERATIONS]]" entries separated by ';'.
 func ParseAPIKeys(v string) ([]APIKey, error) {

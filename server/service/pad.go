@@ -200,7 +200,8 @@ func JudgePAD(policy PADPolicy, thr float32, f Face) (PADResult, error) {
 		r.Outcome, r.Reason = PADUnavailable, status
 		switch {
 		case policy == PADEnforceStrict:
-			return r, gateErr(ErrSpoof, "pad", -1, thr, "PAD could not judge the face (%s) and the policy enforce_strict refuses such faces", status)
+			// No score to compare: the error carries none.
+			return r, &Error{Kind: ErrSpoof, Gate: "pad", Msg: fmt.Sprintf("PAD could not judge the face (%s) and the policy enforce_strict refuses such faces", status)}
 		case policy == PADEnforce && status == LivenessNotComputed:
 			return r, newErr(ErrUnavailable, "PAD model did not run")
 		}

@@ -27,6 +27,7 @@ type input struct {
 	minScore  *float64
 	faceIndex *int
 	threshold *float64
+	padPolicy string // "" when not given
 	present   map[string]bool
 }
 
@@ -44,13 +45,15 @@ func badRequest(code, format string, args ...any) *apiError {
 }
 
 // fields lists the fields each endpoint accepts. The documented ones come
-// first; face_index (search/verify/enrol) and threshold (verify) are Vizor
-// extensions.
+// first; face_index and pad_policy (search/verify/enrol) and threshold
+// (verify) are Vizor extensions.
 var fields = map[string][]string{
-	"search": {"image", "partition", "top_k", "min_score", "face_index"},
-	"verify": {"image", "subject_id", "partition", "face_index", "threshold"},
-	"enrol":  {"image", "subject_id", "partition", "face_index"},
+	"search": {"image", "partition", "top_k", "min_score", "face_index", "pad_policy"},
+	"verify": {"image", "subject_id", "partition", "face_index", "threshold", "pad_policy"},
+	"enrol":  {"image", "subject_id", "partition", "face_index", "pad_policy"},
 	"delete": {"subject_id", "partition"},
+	// POST /api/v1/pad_policy (pad.go)
+	"pad_policy": {"partition", "pad_policy"},
 }
 
 func allowed(endpoint, name string) bool {
@@ -129,6 +132,8 @@ func parseJSON(body []byte, endpoint string) (*input, *apiError) {
 			err = json.Unmarshal(v, &in.subject)
 		case "partition":
 			err = json.Unmarshal(v, &in.partition)
+		case "pad_policy":
+			err = json.Unmarshal(v, &in.padPolicy)
 		case "top_k":
 			in.topK = new(int)
 			err = unmarshalInt(v, in.topK)
@@ -265,6 +270,8 @@ func parseMultipart(ctx *fasthttp.RequestCtx, endpoint string, maxBody int) (*in
 			in.subject = v
 		case "partition":
 			in.partition = v
+		case "pad_policy":
+			in.padPolicy = v
 		case "top_k", "face_index":
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 			if err != nil {

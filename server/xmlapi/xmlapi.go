@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"vizor/server"
+	"vizor/server/openapi"
 	"vizor/server/service"
 )
 
@@ -37,10 +38,14 @@ func (a *API) Routes() []server.Route {
 		{Method: "POST", Path: "/api/v1/verify", Name: "verify", Op: service.OpVerify, Limited: true, Handler: a.verify},
 		{Method: "POST", Path: "/api/v1/enrol", Name: "enrol", Op: service.OpEnrol, Limited: true, Handler: a.enrol},
 		{Method: "POST", Path: "/api/v1/delete", Name: "delete", Op: service.OpDelete, Limited: true, Handler: a.delete},
+		{Method: "POST", Path: "/api/v1/pad_policy", Name: "pad_policy", Op: OpPADPolicy, Handler: a.padPolicy},
 		{Method: "GET", Path: "/health", Name: "health", Handler: a.health},
 		{Method: "GET", Path: "/version", Name: "version", Handler: a.version},
 		{Method: "GET", Path: "/partitions", Name: "partitions", Op: service.OpRead, Handler: a.partitions},
 		{Method: "GET", Path: "/stats", Name: "stats", Op: service.OpRead, Handler: a.stats},
+		// The API's own description is public, like /health and /version.
+		{Method: "GET", Path: "/openapi.json", Name: "openapi", Handler: openapi.Document(openapi.XMLAPI)},
+		{Method: "GET", Path: "/docs", Name: "docs", Handler: openapi.Page(openapi.XMLAPI)},
 	}
 }
 
@@ -191,6 +196,7 @@ func faceElement(root *etree.Element, p service.Probe, requested bool) {
 	if p.Liveness >= 0 {
 		add(f, "liveness_score", score(p.Liveness))
 	}
+	padElement(f, p.PAD)
 }
 
 func (a *API) options(in *input) (service.Options, error) {
@@ -234,6 +240,9 @@ func (a *API) begin(ctx *fasthttp.RequestCtx, op string, needImage, needSubject 
 		return nil, service.Options{}, false
 	}
 	o, err := a.options(in)
+	if err == nil {
+		o.PAD, err = padRequest(server.From(ctx), in.padPolicy)
+	}
 	if err != nil {
 		a.fail(ctx, err)
 		return nil, o, false
@@ -366,7 +375,7 @@ func (a *API) health(ctx *fasthttp.RequestCtx) {
 		"gates": []map[string]any{
 			{"gate": "detection", "enabled": true},
 			{"gate": "alignment", "enabled": true},
-			{"gate": "pad", "enabled": cfg.PADThreshold > 0, "threshold": cfg.PADThreshold},
+			{"gate": "pad", "enabled": cfg.PADThreshold > 0, "threshold": cfg.PADThreshold, "default_policy": padDefault(cfg)},
 			{"gate": "mad", "enabled": a.svc.MADEnabled(), "enrol_only": true},
 			{"gate": "quality", "enabled": true, "threshold": cfg.QualityThreshold, "probe_threshold": cfg.ProbeQualityThreshold},
 			{"gate": "extraction", "enabled": true},
