@@ -16,7 +16,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"vizor/server"
-	"vizor/server/openapi"
 	"vizor/server/service"
 )
 
@@ -43,9 +42,6 @@ func (a *API) Routes() []server.Route {
 		{Method: "GET", Path: "/version", Name: "version", Handler: a.version},
 		{Method: "GET", Path: "/partitions", Name: "partitions", Op: service.OpRead, Handler: a.partitions},
 		{Method: "GET", Path: "/stats", Name: "stats", Op: service.OpRead, Handler: a.stats},
-		// The API's own description is public, like /health and /version.
-		{Method: "GET", Path: "/openapi.json", Name: "openapi", Handler: openapi.Document(openapi.XMLAPI)},
-		{Method: "GET", Path: "/docs", Name: "docs", Handler: openapi.Page(openapi.XMLAPI)},
 	}
 }
 
