@@ -289,6 +289,16 @@ func (e *Engine) faceFromC(f *C.vz_face) Face {
 		DetScore: float32(f.det_score),
 		Liveness: float32(f.liveness),
 	}
+	switch f.liveness_status {
+	case C.VZ_LIVENESS_SCORED:
+		face.LivenessStatus = LivenessScored
+	case C.VZ_LIVENESS_GREYSCALE:
+		face.LivenessStatus = LivenessGreyscale
+	case C.VZ_LIVENESS_FACE_TOO_SMALL:
+		face.LivenessStatus = LivenessFaceTooSmall
+	default:
+		face.LivenessStatus = LivenessNotComputed
+	}
 	lm5 := make([]Point, C.VZ_LANDMARKS5)
 	for k := range lm5 {
 		lm5[k] = Point{float32(f.landmarks5[2*k]), float32(f.landmarks5[2*k+1])}

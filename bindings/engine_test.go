@@ -91,7 +91,7 @@ func TestInfo(t *testing.T) {
 	if info.TemplateDim != 512 || info.RecognizerID == "" || info.Backend != "cpu" {
 		t.Fatalf("unexpected info: %+v", info)
 	}
-	if info.ABIVersion != bindings.ABIVersion || bindings.ABIVersion != 2 || info.OpenCVVersion == "" || info.Workers <= 0 {
+	if info.ABIVersion != bindings.ABIVersion || bindings.ABIVersion != 3 || info.OpenCVVersion == "" || info.Workers <= 0 {
 		t.Fatalf("unexpected info: %+v", info)
 	}
 	roles := map[string]bool{}

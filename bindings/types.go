@@ -98,7 +98,11 @@ type Face struct {
 	DetScore    float32     `json:"det_score"`
 	Landmarks68 []Point     `json:"landmarks68,omitempty"`
 	Landmarks5  []Point     `json:"landmarks5"`
-	Liveness    float32     `json:"liveness"` // P(live) in [0,1]; < 0 when not computed
+	Liveness    float32     `json:"liveness"` // P(live) in [0,1] when LivenessStatus is "scored"; else < 0
+	// LivenessStatus says whether Liveness holds a score, and why not:
+	// LivenessScored, LivenessNotComputed, LivenessGreyscale or
+	// LivenessFaceTooSmall (PAD withheld where the model cannot judge).
+	LivenessStatus string `json:"liveness_status"`
 	Quality     *Quality    `json:"quality,omitempty"`
 	Attributes  *Attributes `json:"attributes,omitempty"`
 	Template    []float32   `json:"template,omitempty"` // L2-normalised; nil when not computed
@@ -153,3 +157,11 @@ type Info struct {
 // Cosine returns the cosine similarity of two templates (vec.Cosine: 0 for
 // empty, zero or mismatched vectors).
 func Cosine(a, b []float32) float32 { return vec.Cosine(a, b) }
+
+// Face.LivenessStatus values (vz_liveness_status in vizor_c.h).
+const (
+	LivenessScored       = "scored"         // Liveness holds P(live)
+	LivenessNotComputed  = "not_computed"   // stage not asked for, or no liveness model
+	LivenessGreyscale    = "greyscale"      // PAD unavailable: the face region has no colour
+	LivenessFaceTooSmall = "face_too_small" // PAD unavailable: face under the PAD minimum
+)

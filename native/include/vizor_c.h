@@ -25,8 +25,9 @@ extern "C" {
 #endif
 
 /* 2: vz_cancel and vz_analyze_options.cancel, VZ_ERR_CANCELLED,
- *    vz_engine_config.max_faces. */
-#define VZ_ABI_VERSION 2
+ *    vz_engine_config.max_faces.
+ * 3: vz_face.liveness_status (VZ_LIVENESS_*). */
+#define VZ_ABI_VERSION 3
 
 /* Fixed sizes of inline arrays. */
 #define VZ_MAX_MODELS 16
@@ -186,16 +187,28 @@ typedef struct vz_attributes {
   float left_eye_open, right_eye_open; /* probabilities; < 0 when not computed */
 } vz_attributes;
 
+/* Why a face has (or lacks) a liveness score. PAD is withheld, not guessed,
+ * where the model has nothing to judge: a greyscale image carries no colour
+ * cue, and a face smaller than the PAD input has too little texture
+ * (native/README.md, "Presentation attack detection"). */
+typedef enum vz_liveness_status {
+  VZ_LIVENESS_SCORED = 0,         /* liveness holds P(live) */
+  VZ_LIVENESS_NOT_COMPUTED = 1,   /* the stage was not asked for, or no liveness model */
+  VZ_LIVENESS_GREYSCALE = 2,      /* unavailable: the face region has no colour */
+  VZ_LIVENESS_FACE_TOO_SMALL = 3  /* unavailable: face box under the PAD minimum */
+} vz_liveness_status;
+
 typedef struct vz_face {
   float x, y, w, h;     /* box in source-image pixels */
   float det_score;      /* detector confidence */
   float landmarks68[VZ_LANDMARKS68 * 2]; /* x,y pairs in source pixels (when computed) */
   float landmarks5[VZ_LANDMARKS5 * 2];   /* eyes (subject's right then left as seen: image-left first), nose, mouth corners */
-  float liveness;       /* P(live) in [0,1]; < 0 when not computed */
+  float liveness;       /* P(live) in [0,1] when liveness_status is SCORED; else < 0 */
   vz_quality quality;   /* score < 0 when not computed */
   vz_attributes attributes;
   const float* template_data; /* L2-normalised, template_dim floats; NULL when not computed */
   int32_t template_dim;
+  int32_t liveness_status;      /* vz_liveness_status */
 } vz_face;
 
 /* Stage timings of one image, milliseconds. */

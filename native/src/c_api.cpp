@@ -6,6 +6,7 @@
 
 #include "engine.h"
 #include "image_decode.h"
+#include "stages.h"
 #include "vizor_c.h"
 
 #define VZ_API extern "C" __attribute__((visibility("default")))
@@ -184,6 +185,11 @@ VZ_API vz_status vz_Engine_Analyze(vz_engine* engine, const vz_image* images, in
           }
         }
         g.liveness = f.liveness;
+        g.liveness_status = f.liveness >= 0                        ? VZ_LIVENESS_SCORED
+                            : f.liveness == vz::kLivenessGreyscale ? VZ_LIVENESS_GREYSCALE
+                            : f.liveness == vz::kLivenessTooSmall  ? VZ_LIVENESS_FACE_TOO_SMALL
+                                                                   : VZ_LIVENESS_NOT_COMPUTED;
+        if (g.liveness_status != VZ_LIVENESS_SCORED) g.liveness = -1;
         g.quality = f.quality;
         g.attributes = f.attr;
         if (!f.tmpl.empty()) {

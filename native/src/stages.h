@@ -83,6 +83,19 @@ void align_face(const View& v, FaceWork& f, const ModelSpec& spec);
 void embed(NetSet& ns, const ModelSpec& spec, std::vector<FaceWork*>& faces, int expected_dim);
 
 // ---- liveness
+// FaceWork::liveness carries why a face has no score as a negative code
+// (common.h is shared by every stage; the C glue turns the code into
+// vz_face.liveness_status): -1 not computed, these two for withheld PAD.
+constexpr float kLivenessGreyscale = -2.f;
+constexpr float kLivenessTooSmall = -3.f;
+// PAD is withheld below these (native/README.md, "Presentation attack
+// detection"): the mean chroma (max - min of B, G, R, 0-255 levels) of the
+// PAD crop under which the face counts as greyscale, and the smallest face
+// box side, in source pixels, the model is asked to judge.
+constexpr float kPadGreyChroma = 4.f;
+constexpr float kPadMinFacePx = 40.f;
+// The mean chroma of an 8-bit BGR image, as kPadGreyChroma measures it.
+float mean_chroma(const cv::Mat& bgr);
 void liveness(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>& views,
               std::vector<FaceWork*>& faces, const std::vector<cv::Size>& src_sizes);
 
