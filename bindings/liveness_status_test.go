@@ -69,9 +69,9 @@ func TestLivenessStatus(t *testing.T) {
 		t.Errorf("colour photo: status %q liveness %v, want scored in [0,1]", f.LivenessStatus, f.Liveness)
 	}
 	for name, img := range map[string][]byte{
-		"gray jpeg":         reencode(t, "luda.jpg", toGray),
-		"gray in rgb jpeg":  reencode(t, "luda.jpg", grayAsRGB),
-		"gray tzuyu2": reencode(t, "tzuyu2.jpg", toGray),
+		"gray jpeg":        reencode(t, "luda.jpg", toGray),
+		"gray in rgb jpeg": reencode(t, "luda.jpg", grayAsRGB),
+		"gray tzuyu2":      reencode(t, "tzuyu2.jpg", toGray),
 	} {
 		r := analyzeOne(t, img, bindings.Options{})
 		for i, f := range r.Faces {

@@ -94,18 +94,18 @@ type Pose struct {
 // Face is one detected face. Landmarks68, Template and Quality are present
 // only when the matching stage ran.
 type Face struct {
-	Box         Rect        `json:"box"`
-	DetScore    float32     `json:"det_score"`
-	Landmarks68 []Point     `json:"landmarks68,omitempty"`
-	Landmarks5  []Point     `json:"landmarks5"`
-	Liveness    float32     `json:"liveness"` // P(live) in [0,1] when LivenessStatus is "scored"; else < 0
+	Box         Rect    `json:"box"`
+	DetScore    float32 `json:"det_score"`
+	Landmarks68 []Point `json:"landmarks68,omitempty"`
+	Landmarks5  []Point `json:"landmarks5"`
+	Liveness    float32 `json:"liveness"` // P(live) in [0,1] when LivenessStatus is "scored"; else < 0
 	// LivenessStatus says whether Liveness holds a score, and why not:
 	// LivenessScored, LivenessNotComputed, LivenessGreyscale or
 	// LivenessFaceTooSmall (PAD withheld where the model cannot judge).
-	LivenessStatus string `json:"liveness_status"`
-	Quality     *Quality    `json:"quality,omitempty"`
-	Attributes  *Attributes `json:"attributes,omitempty"`
-	Template    []float32   `json:"template,omitempty"` // L2-normalised; nil when not computed
+	LivenessStatus string      `json:"liveness_status"`
+	Quality        *Quality    `json:"quality,omitempty"`
+	Attributes     *Attributes `json:"attributes,omitempty"`
+	Template       []float32   `json:"template,omitempty"` // L2-normalised; nil when not computed
 }
 
 // Timings are the per-stage costs of one image, in milliseconds.
