@@ -38,7 +38,9 @@ type Entry struct {
 	Time       time.Time `json:"time"`
 }
 
-func (e Entry) key() string { return e.Server + "\x00" + e.Partition + "\x00" + e.Subject + "\x00" + e.SHA256 }
+func (e Entry) key() string {
+	return e.Server + "\x00" + e.Partition + "\x00" + e.Subject + "\x00" + e.SHA256
+}
 
 // Journal is an open journal file and what it already says.
 type Journal struct {
