@@ -52,6 +52,11 @@ type EnrolOptions struct {
 	// Meta is free-form metadata (e.g. "filename"); at most 64 entries and
 	// 64 KiB in all.
 	Meta map[string]string
+	// Key makes the enrolment idempotent on a backend that derives template
+	// ids from (partition, subject, Key): the cluster backend stores a
+	// retried enrolment (same key) once. "" means a fresh random key. Use
+	// one key per template (a request id plus the template's index).
+	Key string
 }
 
 // TemplateInfo describes a stored template (without its vector).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"vizor/gallery"
 	"vizor/server"
 	"vizor/server/backend"
 	"vizor/server/compat"
@@ -60,9 +60,9 @@ func runServe(args []string) error {
 		return fmt.Errorf("engine (models %s): %w", cfg.ModelsDir, err)
 	}
 	defer eng.Close()
-	gal, err := gallery.Open(gallery.Config{Dir: cfg.DataDir, KeepImages: cfg.KeepImages, DefaultIndexSpec: cfg.IndexSpec})
+	gal, snapshot, galWhere, err := openGallery(cfg)
 	if err != nil {
-		return fmt.Errorf("gallery (%s): %w", cfg.DataDir, err)
+		return err
 	}
 	galA := backend.NewGallery(gal)
 	engA := backend.NewEngine(eng)
@@ -86,11 +86,12 @@ func runServe(args []string) error {
 	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
 	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
 	m.Reg.NewGaugeFunc("vizor_gallery_templates", "Templates stored in the gallery.", func() float64 {
-		return float64(gal.Stats().Templates)
+		st, _ := gal.Counts()
+		return float64(st.Templates)
 	})
 	srv := server.New(cfg, log, m, xmlapi.New(svc, cfg.MaxBodyBytes))
 
-	ln, err := server.Listen(addr) // loopback: 127.0.0.1 and [::1]
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		batcher.Close()
 		_ = svc.Close()
@@ -113,13 +114,14 @@ func runServe(args []string) error {
 		log.Warn().Str("addr", ln.Addr().String()).Msg("no API keys configured: every request is accepted without x-api-key")
 	}
 	log.Info().
-		Str("addr", server.ListenAddrs(ln)).
+		Str("addr", ln.Addr().String()).
 		Str("version", server.Version).
 		Str("engine", info.EngineVersion).
 		Str("backend", info.Backend).
 		Int("engine_workers", info.Workers).
 		Str("model_id", info.RecognizerID).
 		Str("data_dir", cfg.DataDir).
+		Str("gallery", gal.Kind()+" "+galWhere).
 		Int("api_keys", len(cfg.APIKeys)).
 		Float64("match_threshold", cfg.MatchThreshold).
 		Float64("quality_threshold", cfg.QualityThreshold).
@@ -135,7 +137,7 @@ func runServe(args []string) error {
 		Int("file_limit", fileLimit).
 		Msg("vizor serving the biometric XML search API")
 
-	stopSnapshots := snapshotLoop(gal, cfg.SnapshotInterval, log)
+	stopSnapshots := snapshotLoop(snapshot, cfg.SnapshotInterval, log)
 	defer stopSnapshots()
 
 	serveErr := make(chan error, 1)
@@ -179,8 +181,8 @@ func errOrUnexpected(err error) error {
 // snapshotLoop snapshots the gallery's trained and graph indexes every
 // interval, so a crash costs at most one interval of replay at start-up
 // (Close snapshots too). It returns the function that stops it.
-func snapshotLoop(gal *gallery.Gallery, every time.Duration, log zerolog.Logger) func() {
-	if every <= 0 {
+func snapshotLoop(snapshot func() error, every time.Duration, log zerolog.Logger) func() {
+	if every <= 0 || snapshot == nil {
 		return func() {}
 	}
 	done := make(chan struct{})
@@ -193,7 +195,7 @@ func snapshotLoop(gal *gallery.Gallery, every time.Duration, log zerolog.Logger)
 				return
 			case <-t.C:
 				start := time.Now()
-				if err := gal.Snapshot(); err != nil {
+				if err := snapshot(); err != nil {
 					log.Error().Err(err).Msg("gallery snapshot failed")
 					continue
 				}

@@ -34,7 +34,7 @@ func TestFullDiskShowsInStorage(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = g.Close() })
 	s := service.New(service.Config{MatchThreshold: 0.45, DataDir: filepath.Join(mnt, "data"), MinFreeBytes: 1},
-		&st.FakeEngine{}, backend.NewGallery(g))
+		&st.FakeEngine{}, backend.NewGallery(gallery.Embedded{Gallery: g}))
 	ctx := context.Background()
 	if _, err := s.Enrol(ctx, st.Image(good), "alice", service.Options{}); err != nil {
 		t.Fatal(err)

@@ -10,22 +10,23 @@ import (
 	"vizor/server/service"
 )
 
-// Gallery wraps a *gallery.Gallery.
+// Gallery adapts a gallery.Backend (the embedded store or a cluster) to the
+// service layer.
 type Gallery struct {
-	G      *gallery.Gallery
+	G      gallery.Backend
 	closed atomic.Bool
 }
 
 // NewGallery adapts g.
-func NewGallery(g *gallery.Gallery) *Gallery { return &Gallery{G: g} }
+func NewGallery(g gallery.Backend) *Gallery { return &Gallery{G: g} }
 
 func tmpl(t service.Template) gallery.Template {
 	return gallery.Template{Model: t.ModelID, Vector: t.Vector}
 }
 
 // Enrol implements service.Gallery.
-func (g *Gallery) Enrol(_ context.Context, partition, subject string, t service.Template, image []byte) (string, error) {
-	info, err := g.G.Enrol(partition, subject, tmpl(t), gallery.EnrolOptions{Image: image})
+func (g *Gallery) Enrol(ctx context.Context, partition, subject string, t service.Template, image []byte) (string, error) {
+	info, err := g.G.Enrol(partition, subject, tmpl(t), gallery.EnrolOptions{Image: image, Key: gallery.NextKey(ctx)})
 	if err != nil {
 		return "", mapGalleryErr(err)
 	}
@@ -68,7 +69,11 @@ func (g *Gallery) Partitions(context.Context) ([]string, error) {
 	if g.closed.Load() {
 		return nil, &service.Error{Kind: service.ErrUnavailable, Msg: "gallery closed"}
 	}
-	return g.G.Partitions(), nil
+	names, err := g.G.ListPartitions()
+	if err != nil {
+		return nil, mapGalleryErr(err)
+	}
+	return names, nil
 }
 
 // Stats implements service.Gallery.
@@ -76,7 +81,10 @@ func (g *Gallery) Stats(context.Context) (service.GalleryStats, error) {
 	if g.closed.Load() {
 		return service.GalleryStats{}, &service.Error{Kind: service.ErrUnavailable, Msg: "gallery closed"}
 	}
-	st := g.G.Stats()
+	st, err := g.G.Counts()
+	if err != nil {
+		return service.GalleryStats{}, mapGalleryErr(err)
+	}
 	out := service.GalleryStats{Subjects: st.Subjects, Templates: st.Templates, Partitions: map[string]service.PartitionStats{}}
 	for _, p := range st.PerPartition {
 		out.Partitions[p.Name] = service.PartitionStats{Subjects: p.Subjects, Templates: p.Templates}
@@ -104,6 +112,10 @@ func mapGalleryErr(err error) error {
 		return &service.Error{Kind: service.ErrInvalid, Msg: detail(err, gallery.ErrInvalidName), Cause: err}
 	case errors.Is(err, gallery.ErrClosed):
 		return &service.Error{Kind: service.ErrUnavailable, Msg: "gallery closed", Cause: err}
+	case errors.Is(err, gallery.ErrUnavailable):
+		// The cluster is unreachable or below the write consistency:
+		// nothing was acknowledged, the client retries (503 + Retry-After).
+		return &service.Error{Kind: service.ErrUnavailable, Msg: "gallery unavailable: " + detail(err, gallery.ErrUnavailable), Cause: err}
 	}
 	return &service.Error{Kind: service.ErrInternal, Msg: "gallery failure", Cause: err}
 }

@@ -17,7 +17,7 @@ type Deps struct {
 	Metrics *server.Metrics
 	Svc     *service.Service
 	Engine  Analyzer
-	Gallery *gallery.Gallery
+	Gallery gallery.Backend
 }
 
 // MaxImage is the per-image byte limit.

@@ -35,8 +35,8 @@ type Config struct {
 	DataDir     string // gallery store directory
 	ModelsDir   string // ONNX models + manifest.json
 	KeepImages  bool   // keep enrolment images in the gallery
-	UI          bool   // serve the web console at /ui on the main listener
 	IndexSpec   string // gallery index spec of new partitions
+	Gallery     string // gallery backend: "embedded" or weaviate://host:port?...
 
 	MatchThreshold        float64 // cosine score at or above which verify says match
 	QualityThreshold      float64 // enrolment quality gate, Quality.Score in [0,1]
@@ -86,7 +86,6 @@ type Setting struct {
 	Name    string // file key, snake_case; env is VIZOR_<NAME upper>
 	Default string
 	Help    string
-	Bool    bool // a switch: the bare flag (-compreface) turns it on
 	set     func(c *Config, v string) error
 	get     func(c *Config) string
 }
@@ -104,9 +103,9 @@ func str(p func(*Config) *string) (func(*Config, string) error, func(*Config) st
 
 func boolean(p func(*Config) *bool) (func(*Config, string) error, func(*Config) string) {
 	return func(c *Config, v string) error {
-			b, err := ParseBool(v)
+			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("not a boolean: %q", v)
 			}
 			*p(c) = b
 			return nil
@@ -188,9 +187,7 @@ func setting(name, def, help string, f func(*Config, string) error, g func(*Conf
 
 func mk[T any](name, def, help string, conv func(func(*Config) *T) (func(*Config, string) error, func(*Config) string), p func(*Config) *T) Setting {
 	f, g := conv(p)
-	s := setting(name, def, help, f, g)
-	_, s.Bool = any(*new(T)).(bool)
-	return s
+	return setting(name, def, help, f, g)
 }
 
 // Settings is the table of every setting, in documentation order.
@@ -198,6 +195,7 @@ var Settings = []Setting{
 	mk("addr", "127.0.0.1:8080", "listen address (host:port)", str, func(c *Config) *string { return &c.Addr }),
 	mk("allow_public", "false", "allow a non-loopback listen address when no API keys are configured", boolean, func(c *Config) *bool { return &c.AllowPublic }),
 	mk("data_dir", "./data", "gallery store directory", str, func(c *Config) *string { return &c.DataDir }),
+	mk("gallery", "embedded", "gallery backend: embedded (FAISS + bbolt in data_dir) or weaviate://HOST:PORT?grpc=PORT&... (a Weaviate cluster; see README, More than one machine)", str, func(c *Config) *string { return &c.Gallery }),
 	mk("models_dir", "./models", "models directory (ONNX files and manifest.json)", str, func(c *Config) *string { return &c.ModelsDir }),
 	mk("keep_images", "false", "store enrolment images in the gallery", boolean, func(c *Config) *bool { return &c.KeepImages }),
 	mk("index_spec", "Flat", "gallery index of new partitions: Flat (exact; ~10-30 ms per search at 10^5), HNSW32,Flat;efSearch=128 (approximate, ~1 ms), ... (see gallery/README.md)", str, func(c *Config) *string { return &c.IndexSpec }),
@@ -292,7 +290,10 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 	for _, s := range Settings {
 		v := new(string)
 		flagVals[s.Name] = v
-		fs.Var(&flagValue{s: s, v: v}, s.Flag(), fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env(), s.Default))
+		fs.Func(s.Flag(), fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env(), s.Default), func(x string) error {
+			*v = x
+			return s.set(&Config{}, x) // validate early
+		})
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
@@ -318,7 +319,6 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 			}
 		}
 	}
-	c.applyAllAPIs()
 	if err := c.Validate(); err != nil {
 		return c, fs, err
 	}
@@ -540,13 +540,8 @@ func (c *Config) Describe() string {
 func Markdown() string {
 	var b strings.Builder
 	b.WriteString("| setting (file key) | flag | environment | default | meaning |\n|---|---|---|---|---|\n")
-	cell := strings.NewReplacer("|", "\\|", "\n", " ").Replace
 	for _, s := range Settings {
-		def := "`" + s.Default + "`"
-		if s.Default == "" {
-			def = "(empty)"
-		}
-		fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s | %s |\n", s.Name, s.Flag(), s.Env(), cell(def), cell(s.Help))
+		fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | `%s` | %s |\n", s.Name, s.Flag(), s.Env(), s.Default, s.Help)
 	}
 	return b.String()
 }

@@ -34,7 +34,7 @@ func (a *API) storedImages(user string) ([]stored, error) {
 	}
 	out := make([]stored, 0, len(infos))
 	for i, info := range infos {
-		_, t, err := a.d.Gallery.Template(info.ID)
+		_, t, err := a.d.Gallery.TemplateIn(Partition, info.ID)
 		if err != nil {
 			return nil, err
 		}

@@ -65,7 +65,7 @@ func newTestAPI(t *testing.T) *API {
 	t.Cleanup(func() { _ = g.Close() })
 	svc := service.New(service.Config{MatchThreshold: 0.45}, slowEngine{delay: 30 * time.Millisecond}, st.NewMemGallery())
 	cfg := config.Default()
-	return New(compat.Deps{Cfg: cfg, Log: zerolog.Nop(), Metrics: server.NewMetrics(), Svc: svc, Engine: noAnalyzer{}, Gallery: g}, "127.0.0.1:9002")
+	return New(compat.Deps{Cfg: cfg, Log: zerolog.Nop(), Metrics: server.NewMetrics(), Svc: svc, Engine: noAnalyzer{}, Gallery: gallery.Embedded{Gallery: g}}, "127.0.0.1:9002")
 }
 
 func pngB64(t *testing.T) string {

@@ -1,0 +1,37 @@
+package gallery
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+)
+
+// A request's enrolments get keys "<request id>/<n>", n counting the
+// request's enrolments in order: a client that retries a request with the
+// same X-Request-Id after a timeout replays the same keys, and a backend
+// that derives ids from keys (the cluster) stores nothing twice.
+type requestKeys struct {
+	id string
+	n  atomic.Int64
+}
+
+type keyCtx struct{}
+
+// WithRequestKey returns ctx carrying the request id that NextKey derives
+// enrolment keys from.
+func WithRequestKey(ctx context.Context, requestID string) context.Context {
+	if requestID == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, keyCtx{}, &requestKeys{id: requestID})
+}
+
+// NextKey is the key of the request's next enrolment ("" without a
+// request id: the backend then draws a random one).
+func NextKey(ctx context.Context) string {
+	k, _ := ctx.Value(keyCtx{}).(*requestKeys)
+	if k == nil {
+		return ""
+	}
+	return k.id + "/" + strconv.FormatInt(k.n.Add(1), 10)
+}
