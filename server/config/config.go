@@ -35,6 +35,7 @@ type Config struct {
 	DataDir     string // gallery store directory
 	ModelsDir   string // ONNX models + manifest.json
 	KeepImages  bool   // keep enrolment images in the gallery
+	UI          bool   // serve the web console at /ui on the main listener
 	IndexSpec   string // gallery index spec of new partitions
 	Gallery     string // gallery backend: "embedded" or weaviate://host:port?...
 
