@@ -25,3 +25,4 @@ else
   echo "deps: system packages present"
 fi
 bash third_party/faiss.sh
+bash third_party/onnxruntime.sh
