@@ -47,6 +47,9 @@ type Analysis struct {
 	Width, Height int
 	Faces         []bindings.Face
 	Timings       bindings.Timings
+	// PAD is what the PAD policy said of each face, when a flavour judged
+	// them (CompreFace recognition); nil otherwise.
+	PAD []service.PADResult
 }
 
 // Engine adapts the engine (in process, or engineproc's worker pool).

@@ -401,30 +401,6 @@ func jsonBody(ctx *fasthttp.RequestCtx) (map[string]json.RawMessage, bool) {
 	return m, true
 }
 
-// engineErr answers an engine or gate error in CompreFace's terms.
-func engineErr(ctx *fasthttp.RequestCtx, err error) {
-	// After fail, which logs the client message: the log gets the cause.
-	defer func() { compat.From(ctx).Detail = service.LogDetail(err) }()
-	switch service.Kind(err) {
-	case service.ErrNoFace:
-		fail(ctx, http.StatusBadRequest, codeNoFaces, "No face is found in the given image")
-	case service.ErrBadImage:
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Image could not be decoded: "+service.Reason(err))
-	case service.ErrImageTooLarge:
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Image too large: "+service.Reason(err))
-	case service.ErrAlignment, service.ErrQuality, service.ErrSpoof, service.ErrMorph, service.ErrExtraction:
-		// Vizor's enrolment gates: CompreFace has no such errors; they
-		// are 400s with the gate's reason.
-		fail(ctx, http.StatusBadRequest, codeUndefined, "Face rejected: "+service.Message(err))
-	case service.ErrInvalid:
-		fail(ctx, http.StatusBadRequest, codeIncorrectArg, service.Message(err))
-	case service.ErrTimeout, service.ErrUnavailable:
-		fail(ctx, http.StatusServiceUnavailable, codeFacesService, service.Message(err))
-	default:
-		fail(ctx, http.StatusInternalServerError, codeFacesService, "internal error")
-	}
-}
-
 var addParams = []string{"subject", "det_prob_threshold"}
 
 func (a *API) addFace(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
@@ -450,8 +426,7 @@ func (a *API) addFace(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	if !ok {
 		return
 	}
-	req := compat.From(ctx)
-	p, err := a.d.Svc.Extract(req.Ctx, service.OpEnrol, img, service.Options{})
+	p, err := a.extract(ctx, k, img)
 	if err != nil {
 		engineErr(ctx, err)
 		return
@@ -471,7 +446,7 @@ func (a *API) addFace(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 		a.storeErr(ctx, err)
 		return
 	}
-	compat.WriteJSON(ctx, http.StatusCreated, map[string]string{"image_id": a.st.imageID(part, info.ID), "subject": subject})
+	a.added(ctx, a.st.imageID(part, info.ID), subject, p.PAD)
 }
 
 type faceRef struct {
@@ -777,6 +752,7 @@ type faceJSON struct {
 	Subjects      *[]subjectJSON     `json:"subjects,omitempty"`
 	Similarity    *float64           `json:"similarity,omitempty"`
 	ExecutionTime map[string]float64 `json:"execution_time,omitempty"`
+	PAD           *compat.PAD        `json:"pad,omitempty"` // Vizor: pad.go
 }
 
 func clampi(v float32, hi int) int {
@@ -789,6 +765,7 @@ func (a *API) face(f bindings.Face, an compat.Analysis, o opts) faceJSON {
 		XMin:        clampi(f.Box.X, an.Width), YMin: clampi(f.Box.Y, an.Height),
 		XMax: clampi(f.Box.X+f.Box.W, an.Width), YMax: clampi(f.Box.Y+f.Box.H, an.Height),
 	}}
+	out.PAD = padOf(f, an)
 	at := f.Attributes
 	if o.plugins["age"] && at != nil && at.Age >= 0 {
 		age := int(math.Round(float64(at.Age)))
@@ -879,7 +856,7 @@ func (a *API) analyze(ctx *fasthttp.RequestCtx, img []byte, o opts, template boo
 		fail(ctx, http.StatusBadRequest, codeNoFaces, "No face is found in the given image")
 		return an, false
 	}
-	return an, true
+	return an, !template || a.judgePAD(ctx, &an)
 }
 
 func (a *API) probeTemplate(v []float32) gallery.Template {

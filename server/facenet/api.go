@@ -171,8 +171,12 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	if !ok {
 		return
 	}
+	o, ok := a.options(ctx)
+	if !ok {
+		return
+	}
 	req := compat.From(ctx)
-	p, err := a.d.Svc.Extract(req.Ctx, service.OpEnrol, img, service.Options{})
+	p, err := a.d.Svc.Extract(req.Ctx, service.OpEnrol, img, o)
 	if err != nil {
 		probeErr(ctx, err, true)
 		return
@@ -184,9 +188,9 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		fail(ctx, http.StatusInternalServerError, "Error processing image: "+err.Error())
 		return
 	}
-	compat.WriteJSON(ctx, http.StatusOK, map[string]any{
-		"success": true, "message": "Reference embedding saved with key: " + key, "key": key,
-	})
+	out := map[string]any{"success": true, "message": "Reference embedding saved with key: " + key, "key": key}
+	compat.AddPAD(out, p.PAD)
+	compat.WriteJSON(ctx, http.StatusOK, out)
 }
 
 func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
@@ -208,8 +212,12 @@ func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		fail(ctx, http.StatusNotFound, "No reference image found with key: "+key)
 		return
 	}
+	o, ok := a.options(ctx)
+	if !ok {
+		return
+	}
 	req := compat.From(ctx)
-	p, err := a.d.Svc.Extract(req.Ctx, service.OpVerify, img, service.Options{})
+	p, err := a.d.Svc.Extract(req.Ctx, service.OpVerify, img, o)
 	if err != nil {
 		probeErr(ctx, err, false)
 		return
@@ -225,10 +233,12 @@ func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	}
 	dist := compat.Round(1-float64(c.Score), 6)
 	thr := a.Threshold()
-	compat.WriteJSON(ctx, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"reference_key": key,
 		"result":        map[string]any{"verified": dist <= thr, "distance": dist, "threshold": thr},
-	})
+	}
+	compat.AddPAD(out, p.PAD)
+	compat.WriteJSON(ctx, http.StatusOK, out)
 }
 
 type reference struct {

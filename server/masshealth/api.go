@@ -188,7 +188,7 @@ func body(ctx *fasthttp.RequestCtx) (map[string]json.RawMessage, bool) {
 		fail(ctx, http.StatusBadRequest, "Request body must be a JSON object")
 		return nil, false
 	}
-	return m, true
+	return m, padField(ctx, m)
 }
 
 func str(m map[string]json.RawMessage, k string) string {
@@ -219,7 +219,7 @@ func (a *API) extract(ctx *fasthttp.RequestCtx, op, s string) (service.Probe, er
 	if err != nil {
 		return service.Probe{}, err
 	}
-	return a.d.Svc.Extract(compat.From(ctx).Ctx, op, img, service.Options{})
+	return a.d.Svc.Extract(compat.From(ctx).Ctx, op, img, a.opts(ctx))
 }
 
 // reason is a short client message for an extraction failure.
@@ -271,15 +271,19 @@ func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	if !ok {
 		return
 	}
-	res, err := a.compareTwo(ctx, i1, i2)
+	res, pads, err := a.comparePair(ctx, i1, i2)
 	if err != nil {
 		fail(ctx, status(err), err.Error())
 		return
 	}
 	sc := a.score(res, thr)
-	compat.WriteJSON(ctx, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"match": sc.match, "similarity_score": sc.score, "threshold": thr, "confidence": compat.Confidence(sc.score, thr),
-	})
+	}
+	if p := padPair(pads); len(p) > 0 {
+		out["pad"] = p
+	}
+	compat.WriteJSON(ctx, http.StatusOK, out)
 }
 
 type pairErr struct {
@@ -292,19 +296,8 @@ func (e *pairErr) Unwrap() error { return e.err }
 
 // compareTwo returns the cosine score of two base64 images.
 func (a *API) compareTwo(ctx *fasthttp.RequestCtx, s1, s2 string) (float32, error) {
-	img1, err := a.decode(s1)
-	if err != nil {
-		return 0, &pairErr{1, err}
-	}
-	img2, err := a.decode(s2)
-	if err != nil {
-		return 0, &pairErr{2, err}
-	}
-	res, err := a.d.Svc.Compare(compat.From(ctx).Ctx, img1, img2, service.Options{})
-	if err != nil {
-		return 0, &pairErr{max(1, res.Failed), err}
-	}
-	return res.Score, nil
+	cos, _, err := a.comparePair(ctx, s1, s2)
+	return cos, err
 }
 
 func (a *API) batchCompare(ctx *fasthttp.RequestCtx, _ compat.Params) {
@@ -438,6 +431,7 @@ func (a *API) verifyUser(ctx *fasthttp.RequestCtx, _ compat.Params) {
 			has = has || sc.match
 		}
 		d["matches"], d["has_match"], d["best_score"] = ms, has, best
+		compat.AddPAD(d, probes[i].PAD)
 		if has {
 			matched++
 		}

@@ -104,7 +104,7 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 			return
 		}
 		raw[i] = img
-		p, err := a.d.Svc.Extract(compat.From(ctx).Ctx, service.OpEnrol, img, service.Options{})
+		p, err := a.d.Svc.Extract(compat.From(ctx).Ctx, service.OpEnrol, img, a.opts(ctx))
 		if err != nil {
 			fail(ctx, status(err), fmt.Sprintf("images[%d]: %s", i, reason(err)))
 			return
@@ -143,9 +143,19 @@ func (a *API) upload(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		}
 		names = append(names, name)
 	}
-	compat.WriteJSON(ctx, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"user_id": user, "stored": len(names), "stored_images": names, "verification_images_found": have + len(names),
-	})
+	}
+	var pads []*compat.PAD // one per stored image, when PAD reports
+	for _, p := range probes {
+		if r := compat.PADOf(p.PAD); r != nil {
+			pads = append(pads, r)
+		}
+	}
+	if len(pads) > 0 {
+		out["pad"] = pads
+	}
+	compat.WriteJSON(ctx, http.StatusOK, out)
 }
 
 func (a *API) listImages(ctx *fasthttp.RequestCtx, p compat.Params) {
