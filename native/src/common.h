@@ -48,6 +48,7 @@ struct ModelSpec {
   int positive_class = -1;              // liveness: index of the "live" class
   float crop_scale = 0;             // crop scale around the face box (liveness, age, ...)
   bool flip = false;                // recognizer: embed the crop and its mirror, sum
+  std::string runtime = "opencv";   // "opencv" (OpenCV DNN) or "ort" (ONNX Runtime)
 };
 
 struct Manifest {

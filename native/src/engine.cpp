@@ -102,6 +102,7 @@ Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {
 #endif
   }
   cv::setNumThreads(std::max(1, cfg_.threads));
+  backend_.threads = std::max(1, cfg_.threads);
   int workers = cfg_.workers > 0 ? cfg_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<NetPool>(manifest_, backend_, workers);
   // Warm up every net of every set with a batch of two (the first forward

@@ -89,6 +89,11 @@ Manifest load_manifest(const std::string& path, const std::string& models_dir) {
     s.positive_class = (int)num(n["positive_class"], -1);
     s.crop_scale = num(n["crop_scale"], 0);
     s.flip = num(n["flip"], 0) != 0;
+    // Which inference runtime runs this net; absent: OpenCV DNN, the one
+    // every manifest before the "ort" runtime was written for.
+    s.runtime = str(n["runtime"], "opencv");
+    if (s.runtime != "opencv" && s.runtime != "ort")
+      fail(VZ_ERR_MODEL, "manifest: " + s.name + ": runtime must be \"ort\" or \"opencv\", got \"" + s.runtime + "\"");
     cv::FileNode labels = n["labels"];
     if (labels.isSeq())
       for (auto l = labels.begin(); l != labels.end(); ++l) s.labels.push_back((std::string)*l);

@@ -19,6 +19,14 @@ NetPool::NetPool(const Manifest& m, const BackendChoice& b, int workers) {
     for (int r = 0; r < R_COUNT; r++) {
       const ModelSpec* spec = m.find(role_name(r));
       if (!spec) continue;
+      // The CUDA switch is OpenCV DNN's: with it every net runs there.
+      if (spec->runtime == "ort" && b.backend == cv::dnn::DNN_BACKEND_OPENCV) {
+        set->ort[r] = std::make_unique<OrtNet>(spec->path, b.threads);
+        set->out_names[r] = spec->outputs.empty() ? set->ort[r]->output_names() : spec->outputs;
+        set->has[r] = true;
+        if (r == R_DETECT && (spec->family.empty() || spec->family == "ultraface")) set->batch_ok[r] = 0;
+        continue;
+      }
       try {
         set->net[r] = cv::dnn::readNetFromONNX(spec->path);
       } catch (const cv::Exception& e) {
@@ -65,11 +73,19 @@ void NetPool::release(NetSet* s) {
 
 namespace {
 
-std::vector<cv::Mat> forward_batch(cv::dnn::Net& net, const cv::Mat& blob, const std::vector<std::string>& names) {
+// One forward pass of role's net, on whichever runtime it has.
+std::vector<cv::Mat> forward_raw(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names) {
+  if (ns.ort[role]) return ns.ort[role]->forward(blob, names);
+  std::vector<cv::Mat> outs;
+  ns.net[role].setInput(blob);
+  ns.net[role].forward(outs, names);
+  return outs;
+}
+
+std::vector<cv::Mat> forward_batch(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names) {
   const int N = blob.size[0];
-  std::vector<cv::Mat> outs, res;
-  net.setInput(blob);
-  net.forward(outs, names);
+  std::vector<cv::Mat> res;
+  std::vector<cv::Mat> outs = forward_raw(ns, role, blob, names);
   for (auto& o : outs) {
     // Some of these graphs end in a Reshape to [1, -1]: the samples come out
     // concatenated, which is fine once split by N (probe_batch checks it).
@@ -80,8 +96,8 @@ std::vector<cv::Mat> forward_batch(cv::dnn::Net& net, const cv::Mat& blob, const
   return res;
 }
 
-std::vector<cv::Mat> forward_each(cv::dnn::Net& net, const cv::Mat& blob, const std::vector<std::string>& names,
-                                  const char* role) {
+std::vector<cv::Mat> forward_each(NetSet& ns, int r, const cv::Mat& blob, const std::vector<std::string>& names) {
+  const char* role = role_name(r);
   const int N = blob.size[0];
   const size_t per = blob.total() / size_t(N);
   std::vector<int> shape(blob.size.p, blob.size.p + blob.dims);
@@ -89,9 +105,7 @@ std::vector<cv::Mat> forward_each(cv::dnn::Net& net, const cv::Mat& blob, const 
   std::vector<cv::Mat> res;
   for (int i = 0; i < N; i++) {
     cv::Mat one(int(shape.size()), shape.data(), CV_32F, const_cast<float*>(blob.ptr<float>()) + per * size_t(i));
-    std::vector<cv::Mat> outs;
-    net.setInput(one);
-    net.forward(outs, names);
+    std::vector<cv::Mat> outs = forward_raw(ns, r, one, names);
     if (i == 0)
       for (auto& o : outs) res.push_back(cv::Mat(N, int(o.total()), CV_32F));
     for (size_t k = 0; k < outs.size(); k++) {
@@ -111,12 +125,12 @@ void probe_batch(NetSet& ns, int role, const std::vector<int>& shape_in, const s
   cv::Mat blob(int(shape.size()), shape.data(), CV_32F);
   cv::RNG rng(12345);
   rng.fill(blob, cv::RNG::UNIFORM, -1.0, 1.0);
-  std::vector<cv::Mat> each = forward_each(ns.net[role], blob, names, role_name(role));
+  std::vector<cv::Mat> each = forward_each(ns, role, blob, names);
   if (ns.batch_ok[role] == 0) return;  // known not to batch (detector)
   ns.batch_ok[role] = 0;
   std::vector<cv::Mat> batch;
   try {
-    batch = forward_batch(ns.net[role], blob, names);
+    batch = forward_batch(ns, role, blob, names);
   } catch (const std::exception&) {
     return;
   }
@@ -132,8 +146,8 @@ void probe_batch(NetSet& ns, int role, const std::vector<int>& shape_in, const s
 std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const std::vector<std::string>& names_in) {
   const std::vector<std::string>& names = names_in.empty() ? ns.out_names[role] : names_in;
   const int N = blob.size[0];
-  if (N <= 1 || ns.batch_ok[role] != 1) return forward_each(ns.net[role], blob, names, role_name(role));
-  if (N <= kMaxForwardBatch) return forward_batch(ns.net[role], blob, names);
+  if (N <= 1 || ns.batch_ok[role] != 1) return forward_each(ns, role, blob, names);
+  if (N <= kMaxForwardBatch) return forward_batch(ns, role, blob, names);
   // A net's activations grow with the batch (the recognizer's reach ~4 MB a
   // face): forward at most kMaxForwardBatch samples at a time, so that a
   // call with many faces costs time, not memory.
@@ -144,7 +158,7 @@ std::vector<cv::Mat> run_net(NetSet& ns, int role, const cv::Mat& blob, const st
     const int n = std::min(kMaxForwardBatch, N - i);
     shape[0] = n;
     cv::Mat part(int(shape.size()), shape.data(), CV_32F, const_cast<float*>(blob.ptr<float>()) + per * size_t(i));
-    std::vector<cv::Mat> outs = forward_batch(ns.net[role], part, names);
+    std::vector<cv::Mat> outs = forward_batch(ns, role, part, names);
     if (i == 0)
       for (auto& o : outs) res.push_back(cv::Mat(N, o.cols, CV_32F));
     if (outs.size() != res.size()) fail(VZ_ERR_MODEL, std::string(role_name(role)) + ": output count changed");

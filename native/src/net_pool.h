@@ -1,5 +1,7 @@
 // A bounded pool of per-worker network sets. cv::dnn::Net is not
-// thread-safe, so each concurrent analysis borrows one whole set.
+// thread-safe, so each concurrent analysis borrows one whole set. A net runs
+// on OpenCV DNN or on ONNX Runtime (ort[r] set), as the manifest's per-net
+// "runtime" says.
 #pragma once
 #include <condition_variable>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <opencv2/dnn.hpp>
 
 #include "common.h"
+#include "ort_runtime.h"
 
 namespace vz {
 
@@ -17,6 +20,7 @@ const char* role_name(int r);
 
 struct NetSet {
   cv::dnn::Net net[R_COUNT];
+  std::unique_ptr<OrtNet> ort[R_COUNT];  // set: this role runs on ONNX Runtime
   bool has[R_COUNT] = {};
   std::vector<std::string> out_names[R_COUNT];
   // Reused buffers.
@@ -43,6 +47,7 @@ struct BackendChoice {
   int backend = cv::dnn::DNN_BACKEND_OPENCV;
   int target = cv::dnn::DNN_TARGET_CPU;
   std::string name = "cpu";
+  int threads = 1;  // intra-op threads of each ONNX Runtime session
 };
 
 class NetPool {
