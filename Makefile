@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Go packages that need the native engine or FAISS run from this tree.
 GOFLAGS_TEST ?= -count=1
 
-.PHONY: all deps models native build test test-native test-native-asan test-go run bench fuzz clean fmt vet
+.PHONY: all deps models native build test test-native test-native-asan test-go run run-all bench fuzz clean fmt vet
 
 all: build
 
@@ -48,8 +48,13 @@ test-go: build models
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	VIZOR_REQUIRE_DATA=1 $(GO) test $(GOFLAGS_TEST) -timeout 25m ./...
 
+# run: the XML API on 127.0.0.1:8080; run-all: all four APIs (XML,
+# CompreFace :8000, Facenet512 :5056, MassHealth :9002).
 run: build models
 	./bin/vizor serve
+
+run-all: build models
+	./bin/vizor serve -all-apis
 
 # Runs every suite (engine, gallery, http, comparisons, accuracy) and
 # regenerates BENCHMARKS.md; BENCH_FLAGS passes options to vizor-bench, e.g.

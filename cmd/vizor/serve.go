@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -91,7 +90,7 @@ func runServe(args []string) error {
 	})
 	srv := server.New(cfg, log, m, xmlapi.New(svc, cfg.MaxBodyBytes))
 
-	ln, err := net.Listen("tcp", addr)
+	ln, err := server.Listen(addr) // loopback: 127.0.0.1 and [::1]
 	if err != nil {
 		batcher.Close()
 		_ = svc.Close()
@@ -114,7 +113,7 @@ func runServe(args []string) error {
 		log.Warn().Str("addr", ln.Addr().String()).Msg("no API keys configured: every request is accepted without x-api-key")
 	}
 	log.Info().
-		Str("addr", ln.Addr().String()).
+		Str("addr", server.ListenAddrs(ln)).
 		Str("version", server.Version).
 		Str("engine", info.EngineVersion).
 		Str("backend", info.Backend).

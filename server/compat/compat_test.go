@@ -33,7 +33,8 @@ func TestSimilarity(t *testing.T) {
 	for _, c := range []struct {
 		s, t float64
 		want string
-	}{{0.52, 0.5, "low"}, {0.4, 0.5, "medium"}, {0.9, 0.5, "high"}, {0.36, 0.5, "medium"}, {0.2, 0.5, "high"}} {
+	}{{0.52, 0.5, "low"}, {0.6, 0.5, "low"}, {0.61, 0.5, "medium"}, {0.77, 0.5, "medium"}, {0.8, 0.5, "medium"},
+		{0.81, 0.5, "high"}, {0.83, 0.5, "high"}, {0.36, 0.5, "medium"}, {0.19, 0.5, "high"}, {0.45, 0.4, "low"}} {
 		if got := Confidence(c.s, c.t); got != c.want {
 			t.Errorf("Confidence(%v, %v) = %s, want %s", c.s, c.t, got, c.want)
 		}

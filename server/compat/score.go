@@ -33,15 +33,18 @@ func Round(x float64, n int) float64 {
 }
 
 // Confidence bands a similarity score by its distance from the threshold
-// (both in similarity units): below 0.05 "low", below 0.15 "medium", else
-// "high" (the evaluator's bands).
+// (both in similarity units) with the MassHealth reference bands: more than
+// 0.3 away "high", more than 0.1 "medium", else "low". The document's
+// example (0.77 at threshold 0.5 is "medium") follows from them. The
+// distance is rounded to 9 decimals first, so 0.6 at 0.5 is exactly 0.1
+// away ("low"), not 0.09999999999999998.
 func Confidence(score, threshold float64) string {
-	d := math.Abs(score - threshold)
+	d := Round(math.Abs(score-threshold), 9)
 	switch {
-	case d < 0.05:
-		return "low"
-	case d < 0.15:
+	case d > 0.3:
+		return "high"
+	case d > 0.1:
 		return "medium"
 	}
-	return "high"
+	return "low"
 }

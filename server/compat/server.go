@@ -48,6 +48,13 @@ type API interface {
 	WriteError(ctx *fasthttp.RequestCtx, status int, msg string)
 }
 
+// MethodRefuser is an API that answers a known path asked with a method it
+// does not serve in its own way (CompreFace: 404 with code 0, as its Spring
+// exception handler does); without it the core answers 405 with Allow.
+type MethodRefuser interface {
+	WrongMethod(ctx *fasthttp.RequestCtx, method string, allow []string)
+}
+
 // Admitter is an API with its own keys. Admit decides from the request's
 // headers alone, before the in-flight slot and before any body byte is
 // read, whether the matched route may run; when it returns false it has
@@ -178,6 +185,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	r, ps, allow := s.match(string(ctx.Method()), string(ctx.URI().PathOriginal()))
 	req.secret, req.path = requestSecret(ctx, r, ps)
 	if r == nil {
+		if mr, ok := s.api.(MethodRefuser); ok && len(allow) > 0 {
+			mr.WrongMethod(ctx, string(ctx.Method()), allow)
+			return
+		}
 		if len(allow) > 0 {
 			ctx.Response.Header.Set("Allow", strings.Join(allow, ", "))
 			s.api.WriteError(ctx, fasthttp.StatusMethodNotAllowed, "Request method '"+string(ctx.Method())+"' not supported")

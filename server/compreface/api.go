@@ -46,10 +46,6 @@ const (
 	codeEmbNotFound   = 44
 )
 
-// Plugins Vizor serves; any other slug (mask included: no mask model ships)
-// is ignored, as CompreFace ignores plugins it does not have.
-var knownPlugins = []string{"calculator", "age", "gender", "landmarks", "pose"}
-
 var allowedExt = map[string]bool{"jpeg": true, "jpg": true, "ico": true, "png": true, "bmp": true, "gif": true, "tif": true, "tiff": true, "webp": true}
 
 // API is the CompreFace flavour.
@@ -168,7 +164,7 @@ func readSubjectBody(ctx *fasthttp.RequestCtx) (string, bool) {
 		fail(ctx, http.StatusBadRequest, codeEmptyField, "Subject name is empty")
 		return "", false
 	}
-	s := strings.TrimSpace(*b.Subject)
+	s := subjectName(*b.Subject)
 	if s == "" {
 		fail(ctx, http.StatusBadRequest, codeEmptyField, "Subject name is empty")
 		return "", false
@@ -260,7 +256,7 @@ func (a *API) renameSubject(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 	if !ok {
 		return
 	}
-	from, part := p["subject"], Partition(k.Key)
+	from, part := subjectParam(p), Partition(k.Key)
 	has, err := a.d.Gallery.HasSubject(part, from)
 	if err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) {
 		a.storeErr(ctx, err)
@@ -302,7 +298,7 @@ func (a *API) renameSubject(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
 }
 
 func (a *API) deleteSubject(ctx *fasthttp.RequestCtx, p compat.Params, k Key) {
-	s, part := p["subject"], Partition(k.Key)
+	s, part := subjectParam(p), Partition(k.Key)
 	n, err := a.d.Gallery.DeleteSubject(part, s)
 	if err != nil && !errors.Is(err, gallery.ErrSubjectNotFound) && !errors.Is(err, gallery.ErrPartitionNotFound) {
 		a.storeErr(ctx, err)
@@ -405,7 +401,7 @@ var addParams = []string{"subject", "det_prob_threshold"}
 
 func (a *API) addFace(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	q := compat.Query(ctx, addParams...)
-	subject := strings.TrimSpace(q.Get("subject"))
+	subject := subjectName(q.Get("subject"))
 	if !q.Has("subject") {
 		fail(ctx, http.StatusBadRequest, codeMissingParam, "Required request parameter 'subject' for method parameter type String is not present")
 		return
@@ -471,7 +467,7 @@ func (a *API) listFaces(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 		}
 	}
 	part := Partition(k.Key)
-	infos, err := a.d.Gallery.Templates(part, q.Get("subject"))
+	infos, err := a.d.Gallery.Templates(part, subjectName(q.Get("subject")))
 	if err != nil && !errors.Is(err, gallery.ErrPartitionNotFound) && !errors.Is(err, gallery.ErrSubjectNotFound) {
 		a.storeErr(ctx, err)
 		return
@@ -490,7 +486,7 @@ func (a *API) listFaces(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 func (a *API) deleteFaces(ctx *fasthttp.RequestCtx, _ compat.Params, k Key) {
 	q := compat.Query(ctx, "subject")
 	part := Partition(k.Key)
-	if s := q.Get("subject"); s != "" {
+	if s := subjectName(q.Get("subject")); s != "" {
 		n, err := a.d.Gallery.DeleteSubject(part, s)
 		if err != nil && !errors.Is(err, gallery.ErrSubjectNotFound) && !errors.Is(err, gallery.ErrPartitionNotFound) {
 			a.storeErr(ctx, err)
@@ -681,13 +677,8 @@ func parseOpts(ctx *fasthttp.RequestCtx) (opts, bool) {
 		return o, false
 	}
 	o.detThreshold = thr
-	for _, s := range strings.Split(q.Get("face_plugins"), ",") {
-		s = strings.ToLower(strings.TrimSpace(s))
-		for _, k := range knownPlugins {
-			if s == k {
-				o.plugins[s] = true
-			}
-		}
+	if o.plugins, ok = facePlugins(ctx, q.Get("face_plugins")); !ok {
+		return o, false
 	}
 	o.status = strings.EqualFold(strings.TrimSpace(q.Get("status")), "true")
 	o.detectFaces = !strings.EqualFold(strings.TrimSpace(q.Get("detect_faces")), "false")
@@ -760,11 +751,7 @@ func clampi(v float32, hi int) int {
 }
 
 func (a *API) face(f bindings.Face, an compat.Analysis, o opts) faceJSON {
-	out := faceJSON{Box: boxJSON{
-		Probability: compat.Round(float64(f.DetScore), 5),
-		XMin:        clampi(f.Box.X, an.Width), YMin: clampi(f.Box.Y, an.Height),
-		XMax: clampi(f.Box.X+f.Box.W, an.Width), YMax: clampi(f.Box.Y+f.Box.H, an.Height),
-	}}
+	out := faceJSON{Box: o.box(f, an)}
 	out.PAD = padOf(f, an)
 	at := f.Attributes
 	if o.plugins["age"] && at != nil && at.Age >= 0 {

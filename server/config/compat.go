@@ -17,11 +17,13 @@ type Compat struct {
 	Facenet512Addr   string
 	MassHealth       bool
 	MassHealthAddr   string
-	CompatMaxImageMB int // per-image limit of the compatibility APIs (CompreFace documents 5 MB)
+	AllAPIs          bool // all_apis: every compatibility listener on
+	CompatMaxImageMB int // CompreFace's per-image limit (its document's 5 MB); Facenet512 and MassHealth have max_body_bytes
 }
 
 func init() {
 	Settings = append(Settings,
+		mk("all_apis", "false", "serve all four APIs: the XML API and the CompreFace, Facenet512 and MassHealth listeners, each on its address (on: compreface, facenet512 and masshealth are on whatever they say)", boolean, func(c *Config) *bool { return &c.Compat.AllAPIs }),
 		mk("compreface", "false", "serve the CompreFace REST API (x-api-key services; keys from `vizor compreface-keys`)", boolean, func(c *Config) *bool { return &c.Compat.CompreFace }),
 		mk("compreface_addr", "127.0.0.1:8000", "CompreFace REST API listen address", str, func(c *Config) *string { return &c.Compat.CompreFaceAddr }),
 		mk("compreface_keys_file", "", "CompreFace API keys file (JSON, written by `vizor compreface-keys`); empty: <data_dir>/compreface/keys.json", str, func(c *Config) *string { return &c.Compat.CompreFaceKeys }),
@@ -29,8 +31,15 @@ func init() {
 		mk("facenet512_addr", "127.0.0.1:5056", "Facenet512 reference API listen address", str, func(c *Config) *string { return &c.Compat.Facenet512Addr }),
 		mk("masshealth", "false", "serve the MassHealth face verification API (no authentication: loopback unless allow_public)", boolean, func(c *Config) *bool { return &c.Compat.MassHealth }),
 		mk("masshealth_addr", "127.0.0.1:9002", "MassHealth face verification API listen address", str, func(c *Config) *string { return &c.Compat.MassHealthAddr }),
-		mk("compat_max_image_mb", "5", "largest image (MB, decoded from multipart or base64) the compatibility APIs accept", integer, func(c *Config) *int { return &c.Compat.CompatMaxImageMB }),
+		mk("compat_max_image_mb", "5", "largest image (MB, decoded from multipart or base64) the CompreFace API accepts (its document's 5 MB); Facenet512 and MassHealth document no limit and take images up to max_body_bytes", integer, func(c *Config) *int { return &c.Compat.CompatMaxImageMB }),
 	)
+}
+
+// applyAllAPIs turns every compatibility listener on when all_apis is.
+func (c *Config) applyAllAPIs() {
+	if c.Compat.AllAPIs {
+		c.Compat.CompreFace, c.Compat.Facenet512, c.Compat.MassHealth = true, true, true
+	}
 }
 
 // ValidateCompat checks the compatibility settings (called by the listeners

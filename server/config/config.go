@@ -87,6 +87,7 @@ type Setting struct {
 	Name    string // file key, snake_case; env is VIZOR_<NAME upper>
 	Default string
 	Help    string
+	Bool    bool // a switch: the bare flag (-compreface) turns it on
 	set     func(c *Config, v string) error
 	get     func(c *Config) string
 }
@@ -104,9 +105,9 @@ func str(p func(*Config) *string) (func(*Config, string) error, func(*Config) st
 
 func boolean(p func(*Config) *bool) (func(*Config, string) error, func(*Config) string) {
 	return func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
+			b, err := ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("not a boolean: %q", v)
+				return err
 			}
 			*p(c) = b
 			return nil
@@ -188,7 +189,9 @@ func setting(name, def, help string, f func(*Config, string) error, g func(*Conf
 
 func mk[T any](name, def, help string, conv func(func(*Config) *T) (func(*Config, string) error, func(*Config) string), p func(*Config) *T) Setting {
 	f, g := conv(p)
-	return setting(name, def, help, f, g)
+	s := setting(name, def, help, f, g)
+	_, s.Bool = any(*new(T)).(bool)
+	return s
 }
 
 // Settings is the table of every setting, in documentation order.
@@ -291,10 +294,7 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 	for _, s := range Settings {
 		v := new(string)
 		flagVals[s.Name] = v
-		fs.Func(s.Flag(), fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env(), s.Default), func(x string) error {
-			*v = x
-			return s.set(&Config{}, x) // validate early
-		})
+		fs.Var(&flagValue{s: s, v: v}, s.Flag(), fmt.Sprintf("%s (env %s, default %q)", s.Help, s.Env(), s.Default))
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
@@ -320,6 +320,7 @@ func Load(args []string, getenv func(string) string, usageOut io.Writer) (Config
 			}
 		}
 	}
+	c.applyAllAPIs()
 	if err := c.Validate(); err != nil {
 		return c, fs, err
 	}
@@ -541,8 +542,13 @@ func (c *Config) Describe() string {
 func Markdown() string {
 	var b strings.Builder
 	b.WriteString("| setting (file key) | flag | environment | default | meaning |\n|---|---|---|---|---|\n")
+	cell := strings.NewReplacer("|", "\\|", "\n", " ").Replace
 	for _, s := range Settings {
-		fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | `%s` | %s |\n", s.Name, s.Flag(), s.Env(), s.Default, s.Help)
+		def := "`" + s.Default + "`"
+		if s.Default == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s | %s |\n", s.Name, s.Flag(), s.Env(), cell(def), cell(s.Help))
 	}
 	return b.String()
 }

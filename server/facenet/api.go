@@ -90,7 +90,7 @@ func (a *API) image(ctx *fasthttp.RequestCtx, others ...string) ([]byte, string,
 		missing(ctx, append([]string{"image"}, others...)...)
 		return nil, "", false
 	}
-	up, err := compat.FormFile(ctx, "image", a.d.MaxImage())
+	up, err := compat.FormFile(ctx, "image", a.d.BodyImageLimit())
 	var miss []string
 	if errors.Is(err, compat.ErrMissing) || (err == nil && up.Filename == "") {
 		miss = append(miss, "image")
@@ -106,7 +106,7 @@ func (a *API) image(ctx *fasthttp.RequestCtx, others ...string) ([]byte, string,
 	}
 	switch {
 	case errors.Is(err, compat.ErrTooLarge):
-		fail(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("Image larger than %d MB", a.d.MaxImage()>>20))
+		fail(ctx, http.StatusRequestEntityTooLarge, fmt.Sprintf("Image larger than %d MB", a.d.BodyImageLimit()>>20))
 		return nil, "", false
 	case err != nil:
 		fail(ctx, http.StatusBadRequest, "Invalid file extension")
@@ -231,7 +231,7 @@ func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		fail(ctx, http.StatusInternalServerError, "Error processing image: "+err.Error())
 		return
 	}
-	dist := compat.Round(1-float64(c.Score), 6)
+	dist := distance(c.Score)
 	thr := a.Threshold()
 	out := map[string]any{
 		"reference_key": key,

@@ -202,10 +202,10 @@ func str(m map[string]json.RawMessage, k string) string {
 // decode reads one base64 image and converts formats the engine does not
 // read.
 func (a *API) decode(s string) ([]byte, error) {
-	up, err := compat.Base64Field(s, a.d.MaxImage())
+	up, err := compat.Base64Field(s, a.d.BodyImageLimit())
 	switch {
 	case errors.Is(err, compat.ErrTooLarge):
-		return nil, &service.Error{Kind: service.ErrImageTooLarge, Msg: fmt.Sprintf("image larger than %d MB", a.d.MaxImage()>>20)}
+		return nil, &service.Error{Kind: service.ErrImageTooLarge, Msg: fmt.Sprintf("image larger than %d MB", a.d.BodyImageLimit()>>20)}
 	case err != nil:
 		return nil, &service.Error{Kind: service.ErrBadImage, Msg: "image is not valid base64"}
 	}
@@ -254,7 +254,7 @@ type scored struct {
 
 func (a *API) score(cos float32, thr float64) scored {
 	s := compat.Similarity(cos, a.d.Threshold())
-	return scored{score: s, match: s >= thr}
+	return scored{score: s, match: isMatch(s, thr)}
 }
 
 func (a *API) compare(ctx *fasthttp.RequestCtx, _ compat.Params) {
@@ -421,16 +421,12 @@ func (a *API) verifyUser(ctx *fasthttp.RequestCtx, _ compat.Params) {
 			d["matches"], d["has_match"], d["best_score"], d["error"] = []any{}, false, 0.0, reason(errs[i])
 			continue
 		}
-		var ms []map[string]any
-		best, has := 0.0, false
+		scores := make([]refImage, len(refs))
 		for j, r := range refs {
-			sc := a.score(service.Cosine(probes[i].Template, r.vec), thr)
-			ms = append(ms, map[string]any{"verification_image_index": j, "verification_image": r.name,
-				"similarity_score": sc.score, "match": sc.match, "confidence": compat.Confidence(sc.score, thr)})
-			best = math.Max(best, sc.score)
-			has = has || sc.match
+			scores[j] = refImage{r.name, a.score(service.Cosine(probes[i].Template, r.vec), thr).score}
 		}
-		d["matches"], d["has_match"], d["best_score"] = ms, has, best
+		var has bool
+		details[i], has = comparison(i, scores, thr)
 		compat.AddPAD(d, probes[i].PAD)
 		if has {
 			matched++
@@ -439,7 +435,7 @@ func (a *API) verifyUser(ctx *fasthttp.RequestCtx, _ compat.Params) {
 	pct := compat.Round(100*float64(matched)/float64(len(imgs)), 2)
 	compat.WriteJSON(ctx, http.StatusOK, map[string]any{
 		"user_id":                   user,
-		"verification_passed":       matched > 0 && pct >= 50,
+		"verification_passed":       passed(matched),
 		"images_matched":            matched,
 		"total_images_provided":     len(imgs),
 		"match_percentage":          pct,

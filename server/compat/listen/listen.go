@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 
+	"vizor/server"
 	"vizor/server/compat"
 	"vizor/server/compreface"
 	"vizor/server/config"
@@ -65,7 +66,7 @@ func Start(d compat.Deps) (*Listeners, error) {
 			addr = net.JoinHostPort("127.0.0.1", port)
 			d.Log.Warn().Str("api", x.api.Name()).Msgf("%s has no authentication: binding to loopback %s instead of %s (set allow_public=true to serve it on other interfaces)", x.api.Name(), addr, x.addr)
 		}
-		ln, err := net.Listen("tcp", addr)
+		ln, err := server.Listen(addr) // loopback: 127.0.0.1 and [::1]
 		if err != nil {
 			l.Stop(context.Background())
 			return nil, fmt.Errorf("%s listener: %w", x.api.Name(), err)
@@ -73,7 +74,7 @@ func Start(d compat.Deps) (*Listeners, error) {
 		s := compat.NewServer(x.api, d.Cfg, d.Log, d.Metrics)
 		l.srvs = append(l.srvs, s)
 		go func() { l.errs <- s.Serve(ln) }()
-		ev := d.Log.Info().Str("api", x.api.Name()).Str("addr", ln.Addr().String())
+		ev := d.Log.Info().Str("api", x.api.Name()).Str("addr", server.ListenAddrs(ln))
 		if x.note != "" {
 			ev = ev.Str("note", x.note)
 		}
