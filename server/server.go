@@ -16,7 +16,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"vizor/server/config"
-	"vizor/server/metrics"
 )
 
 // Version is the server's version, set with -ldflags "-X vizor/server.Version=...".
@@ -79,31 +78,6 @@ func (r *Request) AllowsOp(op string) bool { return r.key.allowsOp(op) }
 
 // AllowsPartition reports whether the key may see partition (for listings).
 func (r *Request) AllowsPartition(p string) bool { return r.key.allowsPartition(p) }
-
-// Metrics are the core's series.
-type Metrics struct {
-	Reg       *metrics.Registry
-	Requests  *metrics.CounterVec
-	Latency   *metrics.HistogramVec
-	InFlight  *metrics.GaugeVec
-	Rejected  *metrics.CounterVec
-	Gates     *metrics.CounterVec
-	BatchSize *metrics.HistogramVec
-}
-
-// NewMetrics registers the core series.
-func NewMetrics() *Metrics {
-	reg := metrics.NewRegistry()
-	m := &Metrics{Reg: reg}
-	reg.NewGaugeVec("vizor_build_info", "Build information.", "version").With(Version).Set(1)
-	m.Requests = reg.NewCounterVec("vizor_http_requests_total", "HTTP requests by route and status code.", "route", "code")
-	m.Latency = reg.NewHistogramVec("vizor_http_request_duration_seconds", "HTTP request latency by route.", metrics.LatencyBuckets, "route")
-	m.InFlight = reg.NewGaugeVec("vizor_http_in_flight_requests", "Biometric requests being processed.")
-	m.Rejected = reg.NewCounterVec("vizor_http_rejected_total", "Requests refused before their handler, by reason.", "reason")
-	m.Gates = reg.NewCounterVec("vizor_gate_rejections_total", "Biometric gate rejections by operation and gate.", "op", "gate")
-	m.BatchSize = reg.NewHistogramVec("vizor_engine_batch_size", "Images per engine call made by the micro-batcher.", []float64{1, 2, 4, 8, 16, 32})
-	return m
-}
 
 // Server is the HTTP server.
 type Server struct {
@@ -263,8 +237,9 @@ func RequestDone(log zerolog.Logger, m *Metrics, ctx *fasthttp.RequestCtx, id, r
 	CloseIfUnread(ctx)
 	lat := time.Since(start)
 	status := ctx.Response.StatusCode()
-	m.Requests.With(route, strconv.Itoa(status)).Inc()
-	m.Latency.With(route).Observe(lat.Seconds())
+	code := strconv.Itoa(status)
+	m.Requests.With(route, code).Inc()
+	m.Latency.With(route, code).Observe(lat.Seconds())
 	lvl := zerolog.InfoLevel
 	if status >= 500 {
 		lvl = zerolog.ErrorLevel
@@ -326,6 +301,5 @@ func (s *Server) metrics(ctx *fasthttp.RequestCtx) {
 		s.flavour.WriteError(ctx, fasthttp.StatusForbidden, "forbidden", "/metrics counts every partition: this API key is limited to some partitions")
 		return
 	}
-	ctx.SetContentType(metrics.ContentType)
-	s.m.Reg.Write(ctx)
+	s.m.Reg.Serve(ctx) // client_golang's handler: text or OpenMetrics, gzip
 }

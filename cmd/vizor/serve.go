@@ -53,12 +53,14 @@ func runServe(args []string) error {
 	}
 	connTotal, connShare := server.ConnCaps(cfg, fileLimit)
 
+	m := server.NewMetrics()
 	restarts := &workerRestarts{log: log}
 	eng, err := openEngine(cfg, restarts.note)
 	if err != nil {
 		return fmt.Errorf("engine (models %s): %w", cfg.ModelsDir, err)
 	}
 	defer eng.Close()
+	eng = observeStages(eng, m)
 	gal, snapshot, galWhere, err := openGallery(cfg)
 	if err != nil {
 		return err
@@ -78,16 +80,12 @@ func runServe(args []string) error {
 		MaxTopK:               cfg.MaxTopK,
 		DataDir:               cfg.DataDir, // /health watches its filesystem
 	}, batcher, galA)
-	m := server.NewMetrics()
 	restarts.mu.Lock()
 	restarts.count = m.Reg.NewCounterVec("vizor_engine_worker_restarts_total", "Engine worker processes replaced after a crash or a hang (engine_isolation=process).")
 	restarts.mu.Unlock()
 	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
 	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
-	m.Reg.NewGaugeFunc("vizor_gallery_templates", "Templates stored in the gallery.", func() float64 {
-		st, _ := gal.Counts()
-		return float64(st.Templates)
-	})
+	instrument(m, gal.Counts, batcher)
 	srv := server.New(cfg, log, m, xmlapi.New(svc, cfg.MaxBodyBytes))
 
 	ln, err := server.Listen(addr) // loopback: 127.0.0.1 and [::1]

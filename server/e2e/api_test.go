@@ -131,8 +131,8 @@ func TestEndpointsRealPhotos(t *testing.T) {
 	}
 	m := do(t, "GET", p.url+"/metrics", "", nil)
 	if m.Status != 200 || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/plain") ||
-		!strings.Contains(string(m.Body), `vizor_http_requests_total{route="enrol",code="200"}`) ||
-		!strings.Contains(string(m.Body), `vizor_gate_rejections_total{op="search",gate="quality"}`) {
+		!strings.Contains(string(m.Body), `vizor_http_requests_total{code="200",route="enrol"}`) ||
+		!strings.Contains(string(m.Body), `vizor_gate_rejections_total{gate="quality",op="search"}`) {
 		t.Fatalf("metrics: %s", m.Body)
 	}
 	// Delete, then the subject is gone.

@@ -193,7 +193,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("version: %s", r.Body)
 	}
 	r = do(t, "GET", e.url+"/metrics", "", nil)
-	if r.Status != 200 || !strings.Contains(string(r.Body), `vizor_http_requests_total{route="search",code="200"} 1`) {
+	if r.Status != 200 || !strings.Contains(string(r.Body), `vizor_http_requests_total{code="200",route="search"} 1`) {
 		t.Fatalf("metrics: %s", r.Body)
 	}
 	if r.Header.Get("X-Request-Id") == "" {
