@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// The PAD policy on the XML API, end to end with the real binary and
+// engine. The server runs with pad_threshold 1, so every real photo is
+// below it: under the XML API's default (enforce) that is the 451 of the
+// document, unchanged; a request's pad_policy report returns the outcome
+// and score and refuses nothing; off neither refuses nor reports. A
+// partition's stored policy applies to requests that name none and
+// survives a restart.
+func TestPADPolicyXML(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	p, err := startServer(dir, "-pad-threshold", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := b64(photo(t, "joy.jpg"))
+	r := post(t, p, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "joy"})
+	expectErr(t, r, 451, "spoof_detected")
+	if r.Text("ErrorResponse/gate") != "pad" || r.Text("ErrorResponse/threshold") != "1.0" {
+		t.Fatalf("451: %s", r.Body)
+	}
+	r = post(t, p, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "joy", "pad_policy": "report"})
+	if r.Status != 200 || r.Text("EnrolResponse/face/pad/policy") != "report" || r.Text("EnrolResponse/face/pad/outcome") != "spoof" ||
+		r.Text("EnrolResponse/face/pad/threshold") != "1.0" {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	if s, err := strconv.ParseFloat(r.Text("EnrolResponse/face/pad/score"), 64); err != nil || s < 0 || s >= 1 {
+		t.Fatalf("report score: %s", r.Body)
+	}
+	r = post(t, p, "/api/v1/search", map[string]any{"image": img, "pad_policy": "off"})
+	if r.Status != 200 || r.Doc.FindElement("SearchResponse/face/pad") != nil || r.Text("SearchResponse/face/liveness_score") != "" ||
+		r.Text("SearchResponse/candidates/candidate/subject_id") != "joy" {
+		t.Fatalf("off: %d %s", r.Status, r.Body)
+	}
+	expectErr(t, post(t, p, "/api/v1/verify", map[string]any{"image": img, "subject_id": "joy"}), 451, "spoof_detected")
+	expectErr(t, post(t, p, "/api/v1/verify", map[string]any{"image": img, "subject_id": "joy", "pad_policy": "sometimes"}), 400, "invalid_field")
+
+	// A partition whose policy is report.
+	r = post(t, p, "/api/v1/pad_policy", map[string]any{"partition": "kiosk", "pad_policy": "report"})
+	if r.Status != 200 || r.Text("PadPolicyResponse/pad_policy") != "report" {
+		t.Fatalf("set: %d %s", r.Status, r.Body)
+	}
+	r = post(t, p, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "joy", "partition": "kiosk"})
+	if r.Status != 200 || r.Text("EnrolResponse/face/pad/outcome") != "spoof" {
+		t.Fatalf("kiosk enrol: %d %s", r.Status, r.Body)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p, err = startServer(dir, "-pad-threshold", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := p.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	r = post(t, p, "/api/v1/verify", map[string]any{"image": img, "subject_id": "joy", "partition": "kiosk"})
+	if r.Status != 200 || r.Text("VerifyResponse/match") != "true" || r.Text("VerifyResponse/face/pad/policy") != "report" {
+		t.Fatalf("kiosk after a restart: %d %s", r.Status, r.Body)
+	}
+	// enforce asked for on the report partition: refused.
+	expectErr(t, post(t, p, "/api/v1/verify", map[string]any{"image": img, "subject_id": "joy", "partition": "kiosk", "pad_policy": "enforce"}), 451, "spoof_detected")
+}
+
+// On the shared server (pad_threshold 0.01) a real photo is live under the
+// default enforce policy, and the outcome is in the response.
+func TestPADLiveReported(t *testing.T) {
+	r := post(t, srv0, "/api/v1/search", map[string]any{"image": b64(photo(t, "joy.jpg")), "partition": "pad-live"})
+	// An empty partition is not found; enrol first.
+	if r.Status == 404 {
+		r = post(t, srv0, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "joy.jpg")), "subject_id": "joy", "partition": "pad-live"})
+	}
+	if r.Status != 200 || r.Text("*/face/pad/outcome") != "live" || r.Text("*/face/pad/policy") != "enforce" {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}
