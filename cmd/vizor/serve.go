@@ -86,7 +86,7 @@ func runServe(args []string) error {
 	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
 	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
 	instrument(m, gal.Counts, batcher)
-	srv := server.New(cfg, log, m, xmlapi.New(svc, cfg.MaxBodyBytes))
+	srv := server.New(cfg, log, m, withConsole(cfg, xmlapi.New(svc, cfg.MaxBodyBytes), eng))
 
 	ln, err := server.Listen(addr) // loopback: 127.0.0.1 and [::1]
 	if err != nil {
