@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 
+	"vizor/gallery/reqkey"
 	"vizor/server/config"
 )
 
@@ -208,7 +209,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.flavour.WriteError(ctx, status, code, report.Error())
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	// The request id keys the gallery's enrolments: a client retrying with
+	// the same X-Request-Id stores nothing twice on the cluster backend.
+	c, cancel := context.WithTimeout(reqkey.With(context.Background(), req.ID), s.cfg.RequestTimeout)
 	defer cancel()
 	req.Ctx = c
 	defer func() {

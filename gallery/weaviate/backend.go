@@ -52,13 +52,6 @@ type Backend struct {
 
 var _ gallery.Backend = (*Backend)(nil)
 
-// partCacheTTL bounds how long a search or verify trusts a cached partition
-// record (model, dimension). Enrolments always read it afresh at the read
-// consistency; a stale record can only let a probe of a partition that was
-// dropped and re-created with another model through another node slip
-// through for this long, and the results' own model ids catch even that.
-const partCacheTTL = 2 * time.Second
-
 type cachedPart struct {
 	rec  partRec
 	when time.Time

@@ -30,6 +30,9 @@ type Config struct {
 	// are acknowledged at and reads ask for. QUORUM/QUORUM (the default)
 	// makes W + R > RF: a read sees every acknowledged write.
 	Write, Read string
+	// AllFirst asks for ALL replicas before settling for Write (default
+	// on; all_first=false turns it off): see Backend.write.
+	AllFirst bool
 	// Timeout bounds one call to the cluster (5 s).
 	Timeout time.Duration
 	// Index is the vector index of the template collection: "hnsw"
@@ -39,6 +42,12 @@ type Config struct {
 	// Compression: "" (none), "rq", "bq" or "pq" (see gallery/README.md
 	// for the memory each saves and what it costs in recall).
 	Compression string
+	// PartitionCache lets searches and verifies trust a partition record
+	// (model, dimension, existence) read this long ago instead of reading
+	// it at the read consistency each time (0, the default: always read,
+	// one more round trip). With a cache, a partition deleted through
+	// another Vizor node can still answer here for that long.
+	PartitionCache time.Duration
 	// KeepImages keeps enrolment images even when EnrolOptions.KeepImage
 	// is off (as gallery.Config.KeepImages).
 	KeepImages bool
@@ -85,7 +94,7 @@ func (c *Config) defaults() {
 //
 //	weaviate://HOST:PORT?grpc=PORT|HOST:PORT&replicas=3&write=QUORUM&read=QUORUM
 //	  &timeout=5s&prefix=Vizor&index=hnsw|flat&ef=256&ef_construction=256
-//	  &max_connections=32&compression=rq|bq|pq
+//	  &max_connections=32&compression=rq|bq|pq&all_first=true&partition_cache=0s&keep_images=false
 func ParseURL(s string) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -97,11 +106,11 @@ func ParseURL(s string) (Config, error) {
 	if u.Host == "" {
 		return Config{}, fmt.Errorf("gallery url %q: no host", s)
 	}
-	c := Config{Host: u.Host}
+	c := Config{Host: u.Host, AllFirst: true}
 	q := u.Query()
 	for k := range q {
 		switch k {
-		case "grpc", "replicas", "write", "read", "timeout", "prefix", "index", "ef", "ef_construction", "max_connections", "compression", "keep_images":
+		case "grpc", "all_first", "partition_cache", "replicas", "write", "read", "timeout", "prefix", "index", "ef", "ef_construction", "max_connections", "compression", "keep_images":
 		default:
 			return Config{}, fmt.Errorf("gallery url: unknown parameter %q", k)
 		}
@@ -155,6 +164,20 @@ func ParseURL(s string) (Config, error) {
 		c.Compression = v
 	default:
 		return Config{}, fmt.Errorf("gallery url: compression=%q (want rq, bq or pq)", v)
+	}
+	if v := q.Get("partition_cache"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return Config{}, fmt.Errorf("gallery url: partition_cache=%q (want a duration such as 2s)", v)
+		}
+		c.PartitionCache = d
+	}
+	if v := q.Get("all_first"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("gallery url: all_first=%q", v)
+		}
+		c.AllFirst = b
 	}
 	if v := q.Get("keep_images"); v != "" {
 		b, err := strconv.ParseBool(v)

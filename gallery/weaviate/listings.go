@@ -222,8 +222,10 @@ func (b *Backend) DeleteTemplate(partition string, id uint64) error {
 		return err
 	}
 	defer cancel()
-	err = b.c.Data().Deleter().WithClassName(b.tmplClass).WithID(objectID(partition, id)).WithTenant(partition).
-		WithConsistencyLevel(b.cfg.Write).Do(ctx)
+	err = b.write(func(cl string) error {
+		return b.c.Data().Deleter().WithClassName(b.tmplClass).WithID(objectID(partition, id)).WithTenant(partition).
+			WithConsistencyLevel(cl).Do(ctx)
+	})
 	if statusCode(err) == 404 {
 		return fmt.Errorf("%w: %d in partition %s", gallery.ErrTemplateNotFound, id, partition)
 	}
@@ -247,8 +249,16 @@ func (b *Backend) DeleteSubject(partition, subject string) (int, error) {
 		return 0, err
 	}
 	defer cancel()
-	res, err := b.c.Batch().ObjectsBatchDeleter().WithClassName(b.tmplClass).WithTenant(partition).
-		WithWhere(subjectIs(subject)).WithOutput("minimal").WithConsistencyLevel(b.cfg.Write).Do(ctx)
+	var res *models.BatchDeleteResponse
+	err = b.write(func(cl string) error {
+		var err error
+		res, err = b.c.Batch().ObjectsBatchDeleter().WithClassName(b.tmplClass).WithTenant(partition).
+			WithWhere(subjectIs(subject)).WithOutput("minimal").WithConsistencyLevel(cl).Do(ctx)
+		if err == nil && res.Results != nil && res.Results.Failed > 0 && cl == "ALL" {
+			return fmt.Errorf("%d of %d templates not deleted on every replica", res.Results.Failed, res.Results.Matches)
+		}
+		return err
+	})
 	if err != nil {
 		if isNoTenant(lower(err)) {
 			b.forget(partition)

@@ -23,7 +23,7 @@ func (b *Backend) cached(name string) (partRec, bool) {
 	b.cacheMu.Lock()
 	defer b.cacheMu.Unlock()
 	c, ok := b.cache[name]
-	if !ok || time.Since(c.when) > partCacheTTL {
+	if !ok || time.Since(c.when) > b.cfg.PartitionCache {
 		return partRec{}, false
 	}
 	return c.rec, true
@@ -355,7 +355,9 @@ func (b *Backend) State(scope, key string) (string, error) { return b.getSetting
 
 // SetState writes a key of the compatibility flavours' state at the write
 // consistency; "" deletes it.
-func (b *Backend) SetState(scope, key, value string) error { return b.setSetting("state:"+scope, key, value) }
+func (b *Backend) SetState(scope, key, value string) error {
+	return b.setSetting("state:"+scope, key, value)
+}
 
 func (b *Backend) getSetting(scope, key string) (string, error) {
 	if err := b.ready(); err != nil {

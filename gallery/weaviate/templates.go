@@ -28,21 +28,43 @@ func isErr(err, target error) bool { return errors.Is(err, target) }
 
 func lower(err error) string { return strings.ToLower(err.Error()) }
 
-// put writes objects in one gRPC batch acknowledged at the write
-// consistency; any object the cluster did not take fails the whole call
-// (objects ids are deterministic, so the caller's retry rewrites the same
-// objects instead of adding others).
+// put writes objects in one gRPC batch; any object the cluster did not take
+// fails the whole call (object ids are deterministic, so the caller's retry
+// rewrites the same objects instead of adding others).
 func (b *Backend) put(ctx context.Context, objs ...*models.Object) error {
-	res, err := b.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(b.cfg.Write).Do(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range res {
-		if r.Result != nil && r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
-			return errors.New(r.Result.Errors.Error[0].Message)
+	return b.write(func(cl string) error {
+		res, err := b.c.Batch().ObjectsBatcher().WithObjects(objs...).WithConsistencyLevel(cl).Do(ctx)
+		if err != nil {
+			return err
 		}
+		for _, r := range res {
+			if r.Result != nil && r.Result.Errors != nil && len(r.Result.Errors.Error) > 0 {
+				return errors.New(r.Result.Errors.Error[0].Message)
+			}
+		}
+		return nil
+	})
+}
+
+// write runs a write at ALL replicas first and, when the cluster cannot
+// reach them all (a node down), at the configured consistency (QUORUM):
+// the acknowledgement is never weaker than configured, and while every
+// node is up every replica holds an acknowledged write. That matters
+// because Weaviate answers a vector search from one replica per shard
+// whatever the read consistency: a QUORUM write could still be missing
+// on the replica the next search reads. With one node down, QUORUM
+// means every live replica.
+func (b *Backend) write(op func(cl string) error) error {
+	if b.cfg.Write == "ALL" || !b.cfg.AllFirst {
+		return op(b.cfg.Write)
 	}
-	return nil
+	// Any failure at ALL is settled at the configured level: a replica may
+	// also refuse for a moment (a tenant created an instant ago and not
+	// yet applied there answers 404), which QUORUM rides over.
+	if err := op("ALL"); err == nil {
+		return nil
+	}
+	return op(b.cfg.Write)
 }
 
 func (b *Backend) object(partition, subject string, t gallery.Template, opts gallery.EnrolOptions, now time.Time) (*models.Object, gallery.TemplateInfo) {
@@ -132,7 +154,13 @@ func (b *Backend) EnrolBatch(partition string, items []gallery.BatchItem) ([]gal
 		}
 		// The record exists but the tenant does not (a deletion through
 		// another node stopped half-way, or raced us): create it once.
-		if attempt == 0 && isNoTenant(lower(err)) {
+		// Other refusals may be a schema change not yet applied on every
+		// node: retry twice (same object ids, so nothing doubles).
+		if attempt < 2 && !isNoTenant(lower(err)) && !unavailable(err, lower(err)) {
+			time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
+			continue
+		}
+		if attempt < 3 && isNoTenant(lower(err)) {
 			b.forget(partition)
 			if _, err := b.partitionFor(partition, items[0].Template); err != nil {
 				return nil, err

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"vizor/gallery"
+	"vizor/gallery/reqkey"
 	"vizor/server/service"
 )
 
@@ -26,7 +27,7 @@ func tmpl(t service.Template) gallery.Template {
 
 // Enrol implements service.Gallery.
 func (g *Gallery) Enrol(ctx context.Context, partition, subject string, t service.Template, image []byte) (string, error) {
-	info, err := g.G.Enrol(partition, subject, tmpl(t), gallery.EnrolOptions{Image: image, Key: gallery.NextKey(ctx)})
+	info, err := g.G.Enrol(partition, subject, tmpl(t), gallery.EnrolOptions{Image: image, Key: reqkey.Next(ctx)})
 	if err != nil {
 		return "", mapGalleryErr(err)
 	}
@@ -124,3 +125,17 @@ func mapGalleryErr(err error) error {
 func detail(err, sentinel error) string {
 	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), sentinel.Error()), ": ")
 }
+
+// Check implements service.GalleryChecker.
+func (g *Gallery) Check(context.Context) error {
+	if g.closed.Load() {
+		return &service.Error{Kind: service.ErrUnavailable, Msg: "gallery closed"}
+	}
+	if err := g.G.Check(); err != nil {
+		return mapGalleryErr(err)
+	}
+	return nil
+}
+
+// Kind implements service.GalleryChecker.
+func (g *Gallery) Kind() string { return g.G.Kind() }

@@ -495,7 +495,7 @@ func (s *Service) Health(ctx context.Context) (map[string]bool, EngineStatus) {
 	for k, v := range st.Components {
 		comp[k] = v
 	}
-	_, err := s.gallery.Stats(ctx)
+	_, err := s.GalleryStatus(ctx)
 	comp["gallery"] = err == nil && !s.closed.Load()
 	return comp, st
 }

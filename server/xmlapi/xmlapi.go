@@ -388,6 +388,15 @@ func (a *API) health(ctx *fasthttp.RequestCtx) {
 		}
 		body["storage"] = so
 	}
+	// Which gallery backend serves, and when it cannot, why (a cluster
+	// below quorum names its unreachable nodes).
+	if kind, err := a.svc.GalleryStatus(server.From(ctx).Ctx); kind != "" {
+		g := map[string]any{"backend": kind, "ok": err == nil}
+		if err != nil {
+			g["cause"] = err.Error()
+		}
+		body["gallery"] = g
+	}
 	status := fasthttp.StatusOK
 	if !healthy {
 		body["status"] = "unhealthy"

@@ -105,10 +105,6 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		// A synthetic camera (a test pattern, no face) and no permission
-		// prompt, so the camera path runs headless.
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 1000),
 	}
@@ -252,42 +248,4 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("photo canvas not drawn (%v)", err)
 	}
 	shot("05-searched")
-
-	// The camera: a frame of Chromium's synthetic camera is taken and sent;
-	// it shows no face, and the page says so.
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`#tabs button[data-tab="enrol"]`)),
-		chromedp.SetValue(chromedp.CSS("#enrol-subject"), "camera"),
-		chromedp.Click(chromedp.CSS("#enrol-form button.camera")),
-		chromedp.WaitVisible(chromedp.CSS("#video")),
-	); err != nil {
-		t.Fatalf("camera: %v", err)
-	}
-	for i := 0; ; i++ {
-		ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#video').videoWidth > 0`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ready {
-			break
-		}
-		if i == 100 {
-			t.Fatal("the camera never delivered a frame")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	shot("06-camera")
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#snap")),
-		chromedp.WaitNotVisible(chromedp.CSS("#camera")),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('#result').removeAttribute('data-outcome')`),
-		chromedp.Click(chromedp.CSS("#enrol-go")),
-		chromedp.WaitReady(chromedp.CSS(`#result[data-outcome]`)),
-	); err != nil {
-		t.Fatalf("camera photo: %v", err)
-	}
-	if res := text("#result"); !strings.Contains(res, "Refused: no_face") || !strings.Contains(res, "no face was found") {
-		t.Errorf("camera frame without a face: %q", res)
-	}
-	shot("07-camera-no-face")
 }

@@ -1,4 +1,7 @@
-package gallery
+// Package reqkey carries a request id in a context so that a gallery backend
+// can derive idempotent enrolment keys from it; it is free of cgo, so the
+// HTTP core can import it without the gallery.
+package reqkey
 
 import (
 	"context"
@@ -17,18 +20,18 @@ type requestKeys struct {
 
 type keyCtx struct{}
 
-// WithRequestKey returns ctx carrying the request id that NextKey derives
+// With returns ctx carrying the request id that Next derives
 // enrolment keys from.
-func WithRequestKey(ctx context.Context, requestID string) context.Context {
+func With(ctx context.Context, requestID string) context.Context {
 	if requestID == "" {
 		return ctx
 	}
 	return context.WithValue(ctx, keyCtx{}, &requestKeys{id: requestID})
 }
 
-// NextKey is the key of the request's next enrolment ("" without a
+// Next is the key of the request's next enrolment ("" without a
 // request id: the backend then draws a random one).
-func NextKey(ctx context.Context) string {
+func Next(ctx context.Context) string {
 	k, _ := ctx.Value(keyCtx{}).(*requestKeys)
 	if k == nil {
 		return ""
