@@ -9,7 +9,7 @@ export CGO_ENABLED := 1
 # Go packages that need the native engine or FAISS run from this tree.
 GOFLAGS_TEST ?= -count=1
 
-.PHONY: all deps models native build test test-native test-native-asan test-go run run-all bench fuzz clean fmt vet
+.PHONY: all deps models native build test test-native test-native-asan test-go run run-all bench fuzz clean fmt vet cluster cluster-stop
 
 all: build
 
@@ -62,6 +62,16 @@ run-all: build models
 BENCH_FLAGS ?=
 bench: build models
 	$(GO) run ./bench/cmd/vizor-bench $(BENCH_FLAGS)
+
+# A 3-node Weaviate cluster on 127.0.0.1 with its data under data/cluster
+# (VIZOR_CLUSTER_DIR, VIZOR_CLUSTER_PORT move them); then
+# `bin/vizor serve -gallery "$$(scripts/cluster.sh url)"`. README, "More
+# than one machine".
+cluster:
+	@bash scripts/cluster.sh start
+
+cluster-stop:
+	@bash scripts/cluster.sh stop
 
 fuzz: build models
 	$(GO) test ./bindings -run '^$$' -fuzz FuzzAnalyze -fuzztime $${FUZZTIME:-60s}

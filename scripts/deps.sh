@@ -27,3 +27,6 @@ else
 fi
 bash third_party/faiss.sh
 bash third_party/onnxruntime.sh
+# The pinned Weaviate server for the cluster backend's tests and `make
+# cluster` (a source build from the Go module proxy, cached; ~5 CPU-minutes).
+bash third_party/weaviate.sh >/dev/null
