@@ -110,7 +110,11 @@ type Server struct {
 func NewServer(api API, cfg config.Config, log zerolog.Logger, m *server.Metrics) *Server {
 	s := &Server{api: api, cfg: cfg, log: log.With().Str("api", api.Name()).Logger(), m: m,
 		limit: server.NewLimiter(cfg.MaxInFlight, m), ids: server.NewRequestIDs()}
-	for _, r := range api.Routes() {
+	routes := api.Routes()
+	if d, ok := api.(Documented); ok {
+		routes = append(routes, docRoutes(d.OpenAPI())...)
+	}
+	for _, r := range routes {
 		s.routes = append(s.routes, route{Route: r, segs: split(r.Pattern)})
 	}
 	s.srv = server.NewHTTPServer(cfg, s.log, s.handle, s.transportError)

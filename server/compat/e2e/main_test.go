@@ -19,6 +19,8 @@ import (
 
 	"vizor/internal/faceset"
 	"vizor/server/compat/compattest"
+	"vizor/server/openapi"
+	"vizor/server/openapi/openapitest"
 )
 
 var srv *compattest.Server
@@ -34,6 +36,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "compat e2e:", err)
 		os.Exit(1)
 	}
+	validating.Bind(srv.Main, openapi.XMLAPI)
+	validating.Bind(srv.CompreFace, openapi.CompreFace)
+	validating.Bind(srv.Facenet, openapi.Facenet512)
+	validating.Bind(srv.MassHealth, openapi.MassHealth)
 	code := m.Run()
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "compat e2e:", err)
@@ -44,7 +50,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var client = &http.Client{Timeout: 120 * time.Second}
+// validating checks every request the tests send and every answer they
+// get against the OpenAPI document of the listener it goes to (bound in
+// TestMain): a disagreement fails the round trip, hence the test.
+var validating = &openapitest.Transport{}
+
+var client = &http.Client{Timeout: 120 * time.Second, Transport: validating}
 
 type resp struct {
 	status int

@@ -28,6 +28,11 @@ import (
 func init() {
 	openapi3filter.RegisterBodyDecoder("application/xml", xmlDecoder)
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	// Image bodies (CompreFace's image download, the console's detection
+	// call) are opaque bytes to the document.
+	for _, t := range []string{"jpeg", "png", "gif", "webp", "bmp", "tiff", "x-icon", "vnd.microsoft.icon"} {
+		openapi3filter.RegisterBodyDecoder("image/"+t, openapi3filter.FileBodyDecoder)
+	}
 }
 
 // Doc is one loaded and validated document with its router.

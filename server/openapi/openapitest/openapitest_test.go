@@ -98,6 +98,16 @@ func TestRefusedRequests(t *testing.T) {
 			t.Errorf("%s: refused with 400 and fails: %v", name, err)
 		}
 	}
+	// The console's detection call takes the image itself as the body.
+	img := httptest.NewRequest("POST", "http://h/ui/api/detect", strings.NewReader("\xff\xd8\xff"))
+	img.Header.Set("Content-Type", "image/jpeg")
+	det := `{"width":640,"height":480,"faces":[{"box":{"x":1,"y":2,"w":3,"h":4},"det_score":0.9,"landmarks":[{"x":1,"y":2}],"liveness":0.99}]}`
+	if err := d.Exchange(img, []byte("\xff\xd8\xff"), 200, jsonHdr, []byte(det)); err != nil {
+		t.Errorf("console detect: %v", err)
+	}
+	if err := d.Exchange(img, []byte("\xff\xd8\xff"), 200, jsonHdr, []byte(strings.Replace(det, `"det_score":0.9,`, "", 1))); err == nil {
+		t.Error("console detect without det_score passes")
+	}
 	// A path the document does not have must be 404 (or 405).
 	req, _ := jsonReq(t, "GET", "/nope", "")
 	if err := d.Exchange(req, nil, 200, jsonHdr, []byte(`{}`)); err == nil {
