@@ -348,15 +348,17 @@ TEST(limits_aspect_ratio_and_tile_budget) {
   // A 24 MP photo-sized JPEG: an explicit 20 px face search needs far more
   // tiles than the budget (refused); the automatic search fits.
   const auto big = encode(cv::Mat(4000, 6000, CV_8UC3, cv::Scalar(60, 120, 180)), ".jpg");
-  Result r;
+  Result r0;
   const auto t0 = Clock::now();
-  analyze(eng.e, {&png, &ok20, &over20}, r);
+  analyze(eng.e, {&png}, r0);
   const double ms = ms_since(t0);
-  CHECK(r[0].code == VZ_ERR_TOO_LARGE && has(r[0].message, "aspect ratio"));
-  CHECK(r[1].code == VZ_ERR_NO_FACE);
-  CHECK(r[2].code == VZ_ERR_TOO_LARGE);
-  std::printf("  strip refused in %.1f ms: %s\n", ms, r[0].message);
-  CHECK(ms < 2000);
+  CHECK(r0[0].code == VZ_ERR_TOO_LARGE && has(r0[0].message, "aspect ratio"));
+  std::printf("  strip refused in %.1f ms: %s\n", ms, r0[0].message);
+  CHECK(ms < 1000);  // from the header: 45 s of tiles before
+  Result r;
+  analyze(eng.e, {&ok20, &over20}, r);
+  CHECK(r[0].code == VZ_ERR_NO_FACE);
+  CHECK(r[1].code == VZ_ERR_TOO_LARGE);
   vz_analyze_options o{};
   o.min_face_px = 20;
   Result r2;
