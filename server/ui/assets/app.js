@@ -80,7 +80,10 @@ async function loadHealth() {
     $("#server-status").textContent = `server ${h.status || "?"} · model ${h.model_id || "?"}`;
     const pad = state.gates.pad, q = state.gates.quality;
     const parts = [];
-    if (pad) parts.push(pad.enabled ? `PAD gate on (live score below ${pad.threshold} refused)` : "PAD gate off");
+    if (pad) {
+      const pol = pad.default_policy ? `, default policy ${pad.default_policy}` : "";
+      parts.push(pad.enabled ? `PAD: live score below ${pad.threshold} is a spoof${pol}` : "PAD gate off");
+    }
     if (q) parts.push(`quality gate: enrol ${q.threshold}, probes ${q.probe_threshold}`);
     parts.push(state.gates.mad && state.gates.mad.enabled ? "MAD gate on (enrol)" : "MAD gate off (no morph model)");
     $("#gates-note").textContent = parts.join(" · ");
@@ -273,7 +276,20 @@ const PASS_WORDS = {
   }),
   alignment: () => ({ cls: "pass", text: "Landmarks and alignment: eyes, nose and mouth located; the face was aligned." }),
   pad: (op, info, g) => {
-    if (!g.enabled || info.liveness == null) return { cls: "off", text: "PAD: the liveness gate is off on this server." };
+    const p = info.pad;
+    if (p) {
+      // The server's own verdict (<face><pad>): policy, outcome, score.
+      const head = `PAD (${p.policy}): `;
+      if (p.outcome === "live") {
+        return { cls: "pass", text: head + `liveness ${fmt(p.score)} is at or above ${fmt(p.threshold)}: a live face, not a print, a screen or a mask.` };
+      }
+      if (p.outcome === "spoof") {
+        return { cls: "warn", text: head + `liveness ${fmt(p.score)} is below ${fmt(p.threshold)}: this looks like a printed photo, a screen or a mask. ` +
+          `The ${p.policy} policy only reports it, so the request went on.` };
+      }
+      return { cls: "warn", text: head + `PAD could not judge this face (${PAD_REASONS[p.reason] || p.reason || "no score"}); the ${p.policy} policy lets it through.` };
+    }
+    if (!g.enabled || info.liveness == null) return { cls: "off", text: "PAD: off for this request (no liveness check)." };
     return { cls: "pass", text: `PAD: liveness ${fmt(info.liveness)} is at or above ${g.threshold}: a live face, not a print, a screen or a mask.` };
   },
   mad: (op, info, g) => g.enabled
@@ -286,11 +302,19 @@ const PASS_WORDS = {
   extraction: () => ({ cls: "pass", text: "Template extraction: a 512-number face template was computed." }),
 };
 
+const PAD_REASONS = {
+  greyscale: "a greyscale photo carries no colour cue",
+  face_too_small: "the face is too small for the PAD model",
+  not_computed: "no liveness score was computed",
+};
+
 const FAIL_WORDS = {
   detection: () => "Face detection failed: no face was found in this photo. Use a photo where the face is visible, lit and not tiny.",
   alignment: () => "Alignment failed: a face was found but its eyes, nose and mouth could not be located (covered, cut off or blurred).",
-  pad: (e) => `Refused by presentation attack detection: liveness ${fmt(e.score)} is below the threshold ${fmt(e.threshold)}. ` +
-    "The photo looks like a spoof: a printed photo, a phone or monitor screen, or a mask held to the camera.",
+  pad: (e) => e.score == null
+    ? `Refused by presentation attack detection: ${e.message}. The strict policy refuses faces PAD cannot judge (greyscale, too small).`
+    : `Refused by presentation attack detection: liveness ${fmt(e.score)} is below the threshold ${fmt(e.threshold)}. ` +
+      "The photo looks like a spoof: a printed photo, a phone or monitor screen, or a mask held to the camera.",
   mad: (e) => `Refused by morphing attack detection: morph score ${fmt(e.score)} is at or above ${fmt(e.threshold)}: the photo may blend two people.`,
   quality: (e) => `Refused by the quality gate: quality ${fmt(e.score)} is below the threshold ${fmt(e.threshold)}. ` +
     "The face is too small, blurred, badly lit, or turned away (a profile): use a sharp, frontal photo.",
@@ -326,6 +350,8 @@ async function runOp(op, form) {
   body.append("partition", part);
   if (op !== "search") body.append("subject_id", form.querySelector("[name=subject_id]").value.trim());
   if (op === "search") body.append("top_k", form.querySelector("[name=top_k]").value || "5");
+  const pad = $("#pad-policy").value;
+  if (pad) body.append("pad_policy", pad);
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   showMessage("muted", "Working…");
@@ -365,6 +391,7 @@ function render(op, r, det, chosen) {
     det: fx ? num(xt(fx, "face/detection_score")) : face?.det_score,
     liveness: fx && xt(fx, "face/liveness_score") !== "" ? num(xt(fx, "face/liveness_score")) : face?.liveness,
     quality: fx ? num(xt(fx, "quality_score")) : face?.quality,
+    pad: fx ? padOf(fx) : null,
   };
   if (!r.ok) {
     const err = r.error || { code: "error", message: "" };
@@ -417,6 +444,16 @@ function bar(score) {
   const b = el("span", { class: "score-bar" });
   b.style.width = `${Math.max(2, Math.round(Math.max(0, score) * 100))}px`;
   return b;
+}
+
+// padOf reads <face><pad> (policy, outcome, score, threshold, reason), the
+// server's PAD verdict on the face it used; null when it sent none.
+function padOf(x) {
+  const face = x.getElementsByTagName("face")[0];
+  const p = face && face.getElementsByTagName("pad")[0];
+  if (!p) return null;
+  return { policy: xt(p, "policy"), outcome: xt(p, "outcome"), score: num(xt(p, "score")),
+    threshold: num(xt(p, "threshold")), reason: xt(p, "reason") };
 }
 
 function kv(pairs) {

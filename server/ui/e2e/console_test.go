@@ -53,13 +53,17 @@ func artifactsDir(t *testing.T) string {
 	return dir
 }
 
-// startServer builds and runs vizor serve with one API key.
-func startServer(t *testing.T, models string, extra ...string) string {
-	root := filepath.Dir(models)
+// build compiles the binary under test.
+func build(t *testing.T, models string) string {
 	bin := filepath.Join(t.TempDir(), "vizor")
-	if err := vizorproc.Build(root, bin); err != nil {
+	if err := vizorproc.Build(filepath.Dir(models), bin); err != nil {
 		t.Fatal(err)
 	}
+	return bin
+}
+
+// startServer runs vizor serve with one API key.
+func startServer(t *testing.T, bin, models string, extra ...string) string {
 	var url string
 	var p *vizorproc.Proc
 	err := vizorproc.RetryPortClash(func() error {
@@ -91,7 +95,8 @@ func TestConsoleInChromium(t *testing.T) {
 	chrome := chromiumPath(t)
 	faces := filepath.Join(shared, "faces")
 	shots := artifactsDir(t)
-	url := startServer(t, models)
+	bin := build(t, models)
+	url := startServer(t, bin, models)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chrome),
@@ -105,6 +110,10 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// A synthetic camera (a test pattern, no face) and no permission
+		// prompt, so the camera path runs headless.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1400, 1000),
 	}
@@ -193,7 +202,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	res := text("#result")
-	for _, want := range []string{"Face detection: 1 face found", "PAD: liveness", "Quality:", "MAD: off"} {
+	for _, want := range []string{"Face detection: 1 face found", "PAD (enforce): liveness 0.", "is at or above 0.010", "Quality:", "MAD: off"} {
 		if !strings.Contains(res, want) {
 			t.Errorf("enrol gates: %q missing from %q", want, res)
 		}
@@ -248,4 +257,73 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("photo canvas not drawn (%v)", err)
 	}
 	shot("05-searched")
+
+	// The camera: a frame of Chromium's synthetic camera is taken and sent;
+	// it shows no face, and the page says so.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#tabs button[data-tab="enrol"]`)),
+		chromedp.SetValue(chromedp.CSS("#enrol-subject"), "camera"),
+		chromedp.Click(chromedp.CSS("#enrol-form button.camera")),
+		chromedp.WaitVisible(chromedp.CSS("#video")),
+	); err != nil {
+		t.Fatalf("camera: %v", err)
+	}
+	for i := 0; ; i++ {
+		ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#video').videoWidth > 0`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ready {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the camera never delivered a frame")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot("06-camera")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#snap")),
+		chromedp.WaitNotVisible(chromedp.CSS("#camera")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#result').removeAttribute('data-outcome')`),
+		chromedp.Click(chromedp.CSS("#enrol-go")),
+		chromedp.WaitReady(chromedp.CSS(`#result[data-outcome]`)),
+	); err != nil {
+		t.Fatalf("camera photo: %v", err)
+	}
+	if res := text("#result"); !strings.Contains(res, "Refused: no_face") || !strings.Contains(res, "no face was found") {
+		t.Errorf("camera frame without a face: %q", res)
+	}
+	shot("07-camera-no-face")
+
+	// PAD in words, on a server where every face is a spoof (pad_threshold
+	// 1: P(live) is below 1 for every photo): the default policy refuses,
+	// and the page's policy choice "report" lets the photo in with a warning.
+	url2 := startServer(t, bin, models, "-pad-threshold", "1")
+	if err := chromedp.Do(ctx, chromedp.Navigate(url2+"/ui/"),
+		chromedp.WaitVisible(chromedp.CSS(`#stats tbody td`)),
+		chromedp.SetValue(chromedp.CSS("#api-key"), apiKey),
+		chromedp.Click(chromedp.CSS("#key-form button")),
+		chromedp.WaitVisible(chromedp.CSS(`#stats tbody td.muted`)),
+	); err != nil {
+		t.Fatalf("second server: %v", err)
+	}
+	if got := op("enrol", "bona", "bona.jpg"); got != "spoof_detected" {
+		t.Fatalf("enrol at pad_threshold 1: outcome %q: %s", got, text("#result"))
+	}
+	if res := text("#result"); !strings.Contains(res, "Refused by presentation attack detection: liveness 0.") ||
+		!strings.Contains(res, "below the threshold 1.000") || !strings.Contains(res, "printed photo") {
+		t.Errorf("PAD refusal not explained: %q", res)
+	}
+	shot("08-pad-refused")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#pad-policy"), "report")); err != nil {
+		t.Fatal(err)
+	}
+	if got := op("enrol", "bona", "bona.jpg"); got != "ok" {
+		t.Fatalf("enrol with pad_policy report: outcome %q: %s", got, text("#result"))
+	}
+	if res := text("#result"); !strings.Contains(res, "PAD (report): liveness 0.") || !strings.Contains(res, "only reports it") {
+		t.Errorf("reported spoof not explained: %q", res)
+	}
+	shot("09-pad-reported")
 }
