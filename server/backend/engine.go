@@ -77,10 +77,10 @@ func (e *Engine) Analyze(ctx context.Context, images [][]byte) ([]service.ImageR
 				DetScore: f.DetScore,
 				Aligned:  len(f.Landmarks5) > 0 && (f.Template != nil || f.Landmarks68 != nil),
 				Liveness: f.Liveness,
-				// The engine's own reason when it has one (greyscale,
-				// face too small); service.JudgePAD reads a bare
-				// negative score as not computed.
-				LivenessStatus: livenessStatus(f),
+				// Why the face has or lacks a score (scored,
+				// not_computed, greyscale, face_too_small): the PAD
+				// policy answers pad_unavailable with it.
+				LivenessStatus: f.LivenessStatus,
 				Quality:        q,
 				Template:       f.Template,
 			}
@@ -110,12 +110,4 @@ func mapEngineErr(err error) error {
 		return &service.Error{Kind: service.ErrUnavailable, Msg: "engine unavailable", Cause: err}
 	}
 	return &service.Error{Kind: service.ErrInternal, Msg: "engine failure", Cause: err}
-}
-
-// livenessStatus is the face's liveness status as the service names it.
-func livenessStatus(f bindings.Face) string {
-	if f.Liveness >= 0 {
-		return service.LivenessScored
-	}
-	return service.LivenessNotComputed
 }

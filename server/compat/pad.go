@@ -56,13 +56,5 @@ func AddPAD(m map[string]any, r service.PADResult) {
 // ServiceFace is the part of an engine face the PAD judgement reads.
 func ServiceFace(f bindings.Face) service.Face {
 	return service.Face{Box: service.Rect{X: f.Box.X, Y: f.Box.Y, W: f.Box.W, H: f.Box.H}, DetScore: f.DetScore,
-		Liveness: f.Liveness, LivenessStatus: livenessStatus(f)}
-}
-
-// livenessStatus names why a face has or lacks a liveness score.
-func livenessStatus(f bindings.Face) string {
-	if f.Liveness >= 0 {
-		return service.LivenessScored
-	}
-	return service.LivenessNotComputed
+		Liveness: f.Liveness, LivenessStatus: f.LivenessStatus}
 }

@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
+	"image"
+	"image/draw"
+	"image/jpeg"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -80,5 +85,38 @@ func TestPADLiveReported(t *testing.T) {
 	}
 	if r.Status != 200 || r.Text("*/face/pad/outcome") != "live" || r.Text("*/face/pad/policy") != "enforce" {
 		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+}
+
+// greyJPEG re-encodes a shared photo as a greyscale JPEG.
+func greyJPEG(t *testing.T, name string) []byte {
+	t.Helper()
+	src, err := jpeg.Decode(bytes.NewReader(photo(t, name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := image.NewGray(src.Bounds())
+	draw.Draw(g, g.Bounds(), src, src.Bounds().Min, draw.Src)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// A greyscale photo has no colour cue for PAD: under the default enforce it
+// passes with the outcome pad_unavailable (reason greyscale, no score), never
+// a spoof answer; enforce_strict refuses it with the reason.
+func TestPADGreyscaleXML(t *testing.T) {
+	img := b64(greyJPEG(t, "joy.jpg"))
+	r := post(t, srv0, "/api/v1/enrol", map[string]any{"image": img, "subject_id": "joy-grey", "partition": "pad-grey"})
+	if r.Status != 200 || r.Text("EnrolResponse/face/pad/outcome") != "pad_unavailable" || r.Text("EnrolResponse/face/pad/reason") != "greyscale" ||
+		r.Text("EnrolResponse/face/pad/score") != "" || r.Text("EnrolResponse/face/liveness_score") != "" {
+		t.Fatalf("greyscale under enforce: %d %s", r.Status, r.Body)
+	}
+	r = post(t, srv0, "/api/v1/verify", map[string]any{"image": img, "subject_id": "joy-grey", "partition": "pad-grey", "pad_policy": "enforce_strict"})
+	expectErr(t, r, 451, "spoof_detected")
+	if !strings.Contains(r.Text("ErrorResponse/message"), "greyscale") || r.Text("ErrorResponse/gate") != "pad" {
+		t.Fatalf("enforce_strict: %s", r.Body)
 	}
 }

@@ -427,7 +427,7 @@ func (a *API) verifyUser(ctx *fasthttp.RequestCtx, _ compat.Params) {
 		}
 		var has bool
 		details[i], has = comparison(i, scores, thr)
-		compat.AddPAD(d, probes[i].PAD)
+		compat.AddPAD(details[i], probes[i].PAD)
 		if has {
 			matched++
 		}

@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"bytes"
+	"image"
+	"image/draw"
+	"image/jpeg"
 	"strings"
 	"testing"
 
@@ -201,4 +205,35 @@ func TestPADReportLive(t *testing.T) {
 	r = do(t, "POST", srv.CompreFace+"/api/v1/recognition/recognize", map[string]string{"x-api-key": srv.Keys["recognition2"]}, body, ct)
 	wantStatus(t, r, 200)
 	wantPAD(t, obj(t, arr(t, r.json(t)["result"])[0])["pad"], "report", "live")
+}
+
+// A greyscale photo gets pad_unavailable with the reason, never a made-up
+// probability, on the compatibility APIs too.
+func TestPADGreyscaleCompat(t *testing.T) {
+	src, err := jpeg.Decode(bytes.NewReader(srv.Photo("joy.jpg")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := image.NewGray(src.Bounds())
+	draw.Draw(g, g.Bounds(), src, src.Bounds().Min, draw.Src)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, g, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	grey := buf.Bytes()
+	body, ct := multipartOf(t, nil, part{"image", "joy-grey.jpg", grey})
+	r := do(t, "POST", srv.Facenet+"/upload_reference", nil, body, ct)
+	wantStatus(t, r, 200)
+	p := obj(t, r.json(t)["pad"])
+	if p["outcome"] != "pad_unavailable" || p["reason"] != "greyscale" || p["policy"] != "report" {
+		t.Fatalf("facenet512: %s", short(p))
+	}
+	hasNot(t, p, "probability")
+	r = do(t, "POST", srv.MassHealth+"/compare", nil, jsonBody(t, map[string]any{"image1": b64(grey), "image2": b64(srv.Photo("joy.jpg"))}), "application/json")
+	wantStatus(t, r, 200)
+	pads := obj(t, r.json(t)["pad"])
+	if p := obj(t, pads["image1"]); p["outcome"] != "pad_unavailable" || p["reason"] != "greyscale" {
+		t.Fatalf("masshealth image1: %s", short(pads))
+	}
+	wantPAD(t, pads["image2"], "report", "live")
 }
