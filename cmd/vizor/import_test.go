@@ -152,6 +152,28 @@ func TestImportTwiceKilledResumeAndExport(t *testing.T) {
 		t.Errorf("the resume skipped nothing:\n%s", out)
 	}
 
+	// A journal that saw every photo sent and none answered (a run killed
+	// at the worst moments): the server is asked about each, confirms every
+	// enrolled one, and nothing is enrolled twice.
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, `"state":"sent"`) {
+			sent = append(sent, l)
+		}
+	}
+	if err := os.WriteFile(journal, []byte(strings.Join(sent, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = imp("kill", "-c", "2")
+	want = "enrolled:          0 (nothing new: " + strconv.Itoa(enrolled) + " already enrolled)"
+	if code != 0 || !strings.Contains(out, want) || templates(t, url, "kill") != enrolled {
+		t.Fatalf("import over sent-only journal: exit %d, want %q, %d templates:\n%s\n%s", code, want, templates(t, url, "kill"), out, errOut)
+	}
+
 	// Export reads the store once the server is stopped.
 	if err := srv.Stop(30 * time.Second); err != nil {
 		t.Fatal(err)

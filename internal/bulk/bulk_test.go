@@ -165,8 +165,13 @@ func TestClassify(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := classify(resp(422, ""), answer{Code: "quality_rejected", Message: "quality 0.240 below 0.400", Gate: "quality", GateScore: 0.24, Threshold: 0.4}, nil)
-	if r, ok := err.(*Refusal); !ok || r.Reason != "quality_rejected" || r.Status != 422 || !strings.Contains(r.Message, "threshold 0.400") {
+	if r, ok := err.(*Refusal); !ok || r.Reason != "quality_rejected" || r.Status != 422 || r.Message != "quality 0.240 below 0.400" {
 		t.Fatalf("422: %#v", err)
+	}
+	// A gate message without its numbers gets them.
+	err = classify(resp(451, ""), answer{Code: "spoof_detected", Message: "presentation attack detected", Gate: "pad", GateScore: 0.004, Threshold: 0.01}, nil)
+	if r, ok := err.(*Refusal); !ok || r.Message != "presentation attack detected (gate pad: 0.004, threshold 0.010)" {
+		t.Fatalf("451: %#v", err)
 	}
 	if tr, ok := classify(resp(503, "3"), answer{Code: "busy"}, nil).(*Transient); !ok || tr.RetryAfter != 3*time.Second {
 		t.Fatalf("503: %#v", tr)

@@ -127,7 +127,7 @@ func classify(resp *http.Response, a answer, body []byte) error {
 		reason = "http_" + strconv.Itoa(st)
 	}
 	msg := a.Message
-	if a.Gate != "" && a.Threshold != 0 {
+	if a.Gate != "" && a.Threshold != 0 && !strings.Contains(msg, fmt.Sprintf("%.3f", a.Threshold)) {
 		msg = fmt.Sprintf("%s (gate %s: %.3f, threshold %.3f)", msg, a.Gate, a.GateScore, a.Threshold)
 	}
 	return &Refusal{Status: st, Reason: reason, Message: msg}
