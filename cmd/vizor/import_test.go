@@ -83,7 +83,14 @@ func TestImportTwiceKilledResumeAndExport(t *testing.T) {
 		return runVizor(t, bin, append(args, faces)...)
 	}
 
-	out, errOut, code := imp("imp", "-c", "2")
+	// A wrong key stops the import at its first answer.
+	out, errOut, code := runVizor(t, bin, "import", "-server", url, "-api-key", "wrong", "-partition", "imp",
+		"-journal", filepath.Join(work, "imp.journal"), "-report", filepath.Join(work, "imp.csv"), faces)
+	if code != 1 || !strings.Contains(errOut, "401 unauthorized") || !strings.Contains(out, "not done:") {
+		t.Fatalf("wrong key: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	out, errOut, code = imp("imp", "-c", "2")
 	if code != 0 {
 		t.Fatalf("first import: exit %d\n%s\n%s", code, out, errOut)
 	}
