@@ -32,11 +32,11 @@ const (
 )
 
 // Options tunes one Analyze call. The zero value runs StageDefault with the
-// engine's calibrated detection threshold and no face limit.
+// engine's calibrated detection threshold and the engine's face cap.
 type Options struct {
 	Stages       Stage
 	Attributes   Attribute
-	MaxFaces     int     // keep at most this many faces, largest first; 0: all
+	MaxFaces     int     // keep at most this many faces, largest first, dropped before any per-face stage; 0 (or over Config.MaxFaces): the engine's cap, default 64
 	DetThreshold float32 // detector confidence; 0: engine default
 	MinFacePx    int     // smallest face height to look for; 0: automatic
 }
