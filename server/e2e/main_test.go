@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"vizor/internal/vizorproc"
+	"vizor/server/openapi"
+	"vizor/server/openapi/openapitest"
 
 	"vizor/server/xmlapi/xmltest"
 )
@@ -130,7 +132,11 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 type resp = xmltest.Resp
 
-var client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+// client checks every request the tests send and every answer they get
+// against the main listener's OpenAPI document: a disagreement fails the
+// round trip (openapitest.Error), hence the test.
+var client = &http.Client{Timeout: 60 * time.Second, Transport: &openapitest.Transport{
+	Base: &http.Transport{MaxIdleConnsPerHost: 64}, Default: openapi.XMLAPI}}
 
 func doReq(ctx context.Context, method, url, ctype string, body io.Reader) (resp, error) {
 	return xmltest.Do(ctx, client, method, url, ctype, body)

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"vizor/server"
+	"vizor/server/openapi"
 	"vizor/server/service"
 )
 
@@ -42,6 +43,9 @@ func (a *API) Routes() []server.Route {
 		{Method: "GET", Path: "/version", Name: "version", Handler: a.version},
 		{Method: "GET", Path: "/partitions", Name: "partitions", Op: service.OpRead, Handler: a.partitions},
 		{Method: "GET", Path: "/stats", Name: "stats", Op: service.OpRead, Handler: a.stats},
+		// The API's own description is public, like /health and /version.
+		{Method: "GET", Path: "/openapi.json", Name: "openapi", Handler: openapi.Document(openapi.XMLAPI)},
+		{Method: "GET", Path: "/docs", Name: "docs", Handler: openapi.Page(openapi.XMLAPI)},
 	}
 }
 

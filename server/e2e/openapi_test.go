@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"vizor/server/openapi"
+	"vizor/server/openapi/openapitest"
+)
+
+// The listener serves its document byte for byte, and the /docs page.
+func TestOpenAPIServed(t *testing.T) {
+	r := do(t, "GET", srv0.url+"/openapi.json", "", nil)
+	if r.Status != 200 || !bytes.Equal(r.Body, openapi.Spec(openapi.XMLAPI)) {
+		t.Fatalf("/openapi.json: %d, %d bytes", r.Status, len(r.Body))
+	}
+	r = do(t, "GET", srv0.url+"/docs", "", nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.Body), "openapi.json") {
+		t.Fatalf("/docs: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+}
+
+// tamper changes the real server's answer on its way to the validator.
+type tamper struct {
+	base http.RoundTripper
+	edit func([]byte) []byte
+}
+
+func (tp tamper) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := tp.base.RoundTrip(req)
+	if err != nil {
+		return res, err
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = tp.edit(b)
+	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	res.Header.Del("Content-Length")
+	return res, nil
+}
+
+// A deliberately wrong answer fails the validation the suite relies on:
+// the real server's answer to a real search, with one element dropped, a
+// score made a word, or an undocumented element added, is refused; the
+// same answer untouched passes.
+func TestWrongResponseFailsValidation(t *testing.T) {
+	if r := post(t, srv0, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "bona.jpg")), "subject_id": "bona", "partition": "openapi-neg"}); r.Status != 200 {
+		t.Fatalf("enrol: %d %s", r.Status, r.Body)
+	}
+	body := `{"image":"` + b64(photo(t, "bona2.jpg")) + `","partition":"openapi-neg","top_k":1}`
+	send := func(edit func([]byte) []byte) error {
+		c := &http.Client{Timeout: 60 * time.Second, Transport: &openapitest.Transport{
+			Base: tamper{http.DefaultTransport, edit}, Default: openapi.XMLAPI}}
+		res, err := c.Post(srv0.url+"/api/v1/search", "application/json", strings.NewReader(body))
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("search: %d", res.StatusCode)
+			}
+		}
+		return err
+	}
+	if err := send(func(b []byte) []byte { return b }); err != nil {
+		t.Fatalf("the untouched answer fails: %v", err)
+	}
+	for name, edit := range map[string]func([]byte) []byte{
+		"model_id dropped": func(b []byte) []byte {
+			i, j := bytes.Index(b, []byte("<model_id>")), bytes.Index(b, []byte("</model_id>"))
+			return append(append([]byte{}, b[:i]...), b[j+len("</model_id>"):]...)
+		},
+		"score a word": func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<quality_score>"), []byte("<quality_score>high"), 1)
+		},
+		"undocumented tag": func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<status>OK</status>"), []byte("<status>OK</status><debug>x</debug>"), 1)
+		},
+		"renamed root": func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("SearchResponse>"), []byte("SearchResult>")) },
+		"status not OK": func(b []byte) []byte {
+			return bytes.Replace(b, []byte("<status>OK</status>"), []byte("<status>ok</status>"), 1)
+		},
+	} {
+		if err := send(edit); !openapitest.IsError(err) {
+			t.Errorf("%s: not refused by the validator (%v)", name, err)
+		}
+	}
+}
