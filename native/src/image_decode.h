@@ -1,4 +1,5 @@
-// Header probing and limited decoding of encoded images.
+// Header probing and limits (image_probe.cpp), limited decoding of encoded
+// images (image_decode.cpp).
 #pragma once
 #include <cstdint>
 #include <string>
