@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"vizor/bindings"
@@ -80,6 +81,19 @@ type Throughput struct {
 	Faces          int
 	Seconds        float64
 	FacesPerSec    float64
+	// CPUmsPerFace is the process's user+sys CPU time per face: what a face
+	// costs in cores, which other load on the machine moves less than
+	// wall-clock rates.
+	CPUmsPerFace float64
+}
+
+// cpuSeconds is the process's user+sys CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
 
 // MeasureThroughput keeps `clients` goroutines sending batches of `batch`
@@ -98,6 +112,7 @@ func MeasureThroughput(e *bindings.Engine, img []byte, batch, clients int, d tim
 	faces := 0
 	deadline := time.Now().Add(d)
 	start := time.Now()
+	cpu0 := cpuSeconds()
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -121,7 +136,11 @@ func MeasureThroughput(e *bindings.Engine, img []byte, batch, clients int, d tim
 	}
 	wg.Wait()
 	secs := time.Since(start).Seconds()
-	return Throughput{Batch: batch, Clients: clients, Faces: faces, Seconds: secs, FacesPerSec: float64(faces) / secs}, firstErr
+	tp := Throughput{Batch: batch, Clients: clients, Faces: faces, Seconds: secs, FacesPerSec: float64(faces) / secs}
+	if faces > 0 {
+		tp.CPUmsPerFace = (cpuSeconds() - cpu0) * 1000 / float64(faces)
+	}
+	return tp, firstErr
 }
 
 // Percentile returns the p-th percentile (nearest rank) of v.
