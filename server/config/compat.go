@@ -18,7 +18,7 @@ type Compat struct {
 	MassHealth       bool
 	MassHealthAddr   string
 	AllAPIs          bool // all_apis: every compatibility listener on
-	CompatMaxImageMB int // CompreFace's per-image limit (its document's 5 MB); Facenet512 and MassHealth have max_body_bytes
+	CompatMaxImageMB int  // CompreFace's per-image limit (its document's 5 MB); Facenet512 and MassHealth have max_body_bytes
 }
 
 func init() {

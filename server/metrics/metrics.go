@@ -69,7 +69,6 @@ func (r *Registry) Text() string {
 // ContentType is the text exposition's media type.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-
 // CounterVec is a counter family.
 type CounterVec struct{ v *prometheus.CounterVec }
 
@@ -122,7 +121,9 @@ func (r *Registry) NewHistogramVec(name, help string, bounds []float64, labels .
 }
 
 // With returns the histogram of one label tuple.
-func (v *HistogramVec) With(values ...string) prometheus.Observer { return v.v.WithLabelValues(values...) }
+func (v *HistogramVec) With(values ...string) prometheus.Observer {
+	return v.v.WithLabelValues(values...)
+}
 
 // LatencyBuckets are seconds from 1 ms to 30 s.
 var LatencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
