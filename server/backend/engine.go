@@ -56,7 +56,11 @@ var opts = bindings.Options{Stages: bindings.StageDefault, MaxFaces: service.Pro
 
 // Analyze implements service.Engine: one native call for the whole batch.
 func (e *Engine) Analyze(ctx context.Context, images [][]byte) ([]service.ImageResult, error) {
-	rs, err := e.E.Analyze(ctx, images, opts)
+	o := opts
+	if service.PADSkipped(ctx) {
+		o.Stages &^= bindings.StageLiveness // policy off: no PAD pass
+	}
+	rs, err := e.E.Analyze(ctx, images, o)
 	if err != nil {
 		return nil, mapEngineErr(err)
 	}

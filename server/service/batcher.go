@@ -183,6 +183,9 @@ func (b *Batcher) run(batch []*batchItem) {
 	// context that ends when every caller has gone.
 	ctx, cancel := mergedContext(live)
 	defer cancel()
+	if skipsPAD(live) {
+		ctx = WithoutPAD(ctx)
+	}
 	rs, err := b.eng.Analyze(ctx, imgs)
 	if err != nil && len(live) > 1 && ctx.Err() == nil && !errors.Is(err, ErrUnavailable) {
 		// One image may have failed the whole call: try each alone, so a

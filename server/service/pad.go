@@ -232,3 +232,28 @@ func (s *Service) JudgePAD(ctx context.Context, partition string, o Options, f F
 	}
 	return JudgePAD(pol, pick(o.PADThreshold, s.cfg.PADThreshold), f)
 }
+
+type noPADKey struct{}
+
+// WithoutPAD marks an engine call whose requests do not use the PAD score
+// (policy off): the engine may skip the stage (about a fifth of a face's
+// CPU time). The batcher keeps the mark only when every request of a batch
+// carries it.
+func WithoutPAD(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noPADKey{}, true)
+}
+
+// PADSkipped reports whether ctx was marked by WithoutPAD.
+func PADSkipped(ctx context.Context) bool {
+	v, _ := ctx.Value(noPADKey{}).(bool)
+	return v
+}
+
+func skipsPAD(items []*batchItem) bool {
+	for _, it := range items {
+		if !PADSkipped(it.ctx) {
+			return false
+		}
+	}
+	return len(items) > 0
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"vizor/server/service"
 	st "vizor/server/service/servicetest"
@@ -188,5 +190,46 @@ func TestPADThresholdZeroIsOff(t *testing.T) {
 	res, err := s.Extract(context.Background(), service.OpSearch, st.Image(spoof), service.Options{PADThreshold: &zero})
 	if err != nil || res.PAD.Policy != service.PADOff {
 		t.Fatalf("%v %+v", err, res.PAD)
+	}
+}
+
+// Under off the engine is asked to skip the PAD stage; under report it is
+// not. A micro-batch skips it only when every request in it is off.
+func TestPADOffSkipsTheStage(t *testing.T) {
+	s, e, _ := newSvc(t)
+	ctx := context.Background()
+	if _, err := s.Extract(ctx, service.OpSearch, st.Image(spoof), pol(service.PADOff)); err != nil || e.NoPAD.Load() != 1 {
+		t.Fatalf("off: %v, %d images without PAD", err, e.NoPAD.Load())
+	}
+	if _, err := s.Extract(ctx, service.OpSearch, st.Image(spoof), pol(service.PADReport)); err != nil || e.NoPAD.Load() != 1 {
+		t.Fatalf("report: %v, %d images without PAD", err, e.NoPAD.Load())
+	}
+
+	for _, mixed := range []bool{false, true} {
+		fe := &st.FakeEngine{Delay: 30 * time.Millisecond}
+		b := service.NewBatcher(fe, 8, 1, 0)
+		// Occupy the only slot so the next requests queue into one batch.
+		go func() { _, _ = b.Analyze(context.Background(), [][]byte{st.Image(good)}) }()
+		time.Sleep(5 * time.Millisecond)
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				c := service.WithoutPAD(context.Background())
+				if mixed && i == 2 {
+					c = context.Background()
+				}
+				_, _ = b.Analyze(c, [][]byte{st.Image(good)})
+			}(i)
+		}
+		wg.Wait()
+		b.Close()
+		if fe.MaxSeen.Load() < 2 {
+			t.Fatalf("no batch formed (largest %d): the test proves nothing", fe.MaxSeen.Load())
+		}
+		if want := map[bool]int64{false: 4, true: 0}[mixed]; fe.NoPAD.Load() != want {
+			t.Errorf("mixed=%v: %d images without PAD, want %d", mixed, fe.NoPAD.Load(), want)
+		}
 	}
 }

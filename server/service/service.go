@@ -210,7 +210,12 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 	if err != nil {
 		return Probe{}, err
 	}
-	rs, err := s.engine.Analyze(ctx, [][]byte{image})
+	padT := pick(o.PADThreshold, s.cfg.PADThreshold)
+	ectx := ctx
+	if padPolicy == PADOff || padT <= 0 {
+		ectx = WithoutPAD(ctx) // the engine may skip the stage
+	}
+	rs, err := s.engine.Analyze(ectx, [][]byte{image})
 	if err != nil {
 		return Probe{}, s.engineErr(ctx, err)
 	}
@@ -247,7 +252,7 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 	}
 	// Gate 3: presentation attack detection, as the PAD policy says
 	// (pad.go): enforce refuses spoofs, report only reports, off neither.
-	pad, err := JudgePAD(padPolicy, pick(o.PADThreshold, s.cfg.PADThreshold), f)
+	pad, err := JudgePAD(padPolicy, padT, f)
 	p.PAD = pad
 	if pad.Policy == PADOff {
 		p.Liveness = -1

@@ -43,6 +43,9 @@ type FakeEngine struct {
 	Calls   atomic.Int64
 	Images  atomic.Int64
 	MaxSeen atomic.Int64 // largest batch
+	// NoPAD counts the images analysed without the PAD stage
+	// (service.WithoutPAD): their faces have no liveness score.
+	NoPAD atomic.Int64
 }
 
 // Status implements service.Engine.
@@ -68,6 +71,10 @@ func (e *FakeEngine) Analyze(ctx context.Context, images [][]byte) ([]service.Im
 			return nil, ctx.Err()
 		}
 	}
+	noPAD := service.PADSkipped(ctx)
+	if noPAD {
+		e.NoPAD.Add(int64(len(images)))
+	}
 	out := make([]service.ImageResult, len(images))
 	for i, img := range images {
 		if !bytes.HasPrefix(img, []byte("FAKEIMG")) {
@@ -89,6 +96,9 @@ func (e *FakeEngine) Analyze(ctx context.Context, images [][]byte) ([]service.Im
 				Aligned: !f.NoAlign, Liveness: f.Liveness, LivenessStatus: f.LivenessStatus, Quality: f.Quality}
 			if !f.NoExtract && !f.NoAlign {
 				sf.Template = Vector(f.Seed, 8)
+			}
+			if noPAD {
+				sf.Liveness, sf.LivenessStatus = -1, service.LivenessNotComputed
 			}
 			out[i].Faces = append(out[i].Faces, sf)
 		}
