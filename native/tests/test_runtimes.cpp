@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <dirent.h>
-#include <regex>
 #include <sstream>
 
 #include "harness.h"
@@ -20,12 +19,20 @@ std::string read_text(const std::string& p) {
   return std::string(b.begin(), b.end());
 }
 
-// The shipped manifest with every model's runtime set to `rt` (or to the
-// literal JSON `raw` when given).
+// The shipped manifest with every model's runtime set to `rt`: any
+// "runtime" key is dropped, then one goes in front of each "role".
 std::string manifest_with_runtime(const std::string& rt) {
   std::string text = read_text(th::models_dir() + "/manifest.json");
-  text = std::regex_replace(text, std::regex("\"runtime\"\\s*:\\s*\"[^\"]*\"\\s*,?"), "");
-  text = std::regex_replace(text, std::regex("\\{\\s*\"role\""), "{\"runtime\": \"" + rt + "\", \"role\"");
+  for (size_t at; (at = text.find("\"runtime\":")) != std::string::npos;) {
+    size_t q1 = text.find('"', at + 10), q2 = q1 == std::string::npos ? q1 : text.find('"', q1 + 1);
+    if (q2 == std::string::npos) throw th::Skip{"unexpected runtime field in manifest.json"};
+    size_t end = q2 + 1;
+    while (end < text.size() && (text[end] == ' ' || text[end] == ',')) end++;
+    text.erase(at, end - at);
+  }
+  const std::string key = "\"role\"", ins = "\"runtime\": \"" + rt + "\", ";
+  for (size_t at = 0; (at = text.find(key, at)) != std::string::npos; at += ins.size() + key.size())
+    text.insert(at, ins);
   std::string path = "/tmp/vizor_test_runtime_" + std::to_string(::getpid()) + "_" + rt + ".json";
   std::ofstream(path) << text;
   return path;
