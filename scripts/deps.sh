@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config dpkg-dev libopencv-dev libopenblas-dev liblapack-dev
       libjpeg-dev libpng-dev libwebp-dev libtiff-dev nodejs npm ca-certificates curl
-      chromium) # chromium: the web console's test (server/ui/e2e) drives it headless
+      chromium # chromium: the web console's test (server/ui/e2e) drives it headless
+      libxml2-utils) # xmllint: the e2e suites check the XML API's answers against server/openapi/specs/xmlapi.xsd
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

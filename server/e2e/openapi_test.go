@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"vizor/internal/faceset"
 	"vizor/server/openapi"
 	"vizor/server/openapi/openapitest"
 )
@@ -21,6 +23,23 @@ func TestOpenAPIServed(t *testing.T) {
 	r = do(t, "GET", srv0.url+"/docs", "", nil)
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.Body), "openapi.json") {
 		t.Fatalf("/docs: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+}
+
+// The XML Schema of the answers is served, and the suite's XML answers
+// are checked against it (where xmllint is installed: scripts/deps.sh).
+func TestXMLSchema(t *testing.T) {
+	r := do(t, "GET", srv0.url+"/xmlapi.xsd", "", nil)
+	if r.Status != 200 || !bytes.Equal(r.Body, openapi.XSD()) {
+		t.Fatalf("/xmlapi.xsd: %d, %d bytes", r.Status, len(r.Body))
+	}
+	before := openapitest.XSDChecked()
+	expectErr(t, post(t, srv0, "/api/v1/verify", map[string]any{"image": b64(photo(t, "bona.jpg")), "subject_id": "nobody", "partition": "xsd"}), 404, "")
+	if err := openapitest.ValidateXSD([]byte("<x/>")); errors.Is(err, openapitest.ErrNoXmllint) {
+		faceset.Missing(t, "xmllint (libxml2-utils: scripts/deps.sh)", err)
+	}
+	if openapitest.XSDChecked() == before {
+		t.Fatal("an XML answer went unchecked against xmlapi.xsd")
 	}
 }
 

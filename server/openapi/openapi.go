@@ -26,7 +26,7 @@ const (
 // Names lists every document.
 var Names = []string{XMLAPI, CompreFace, Facenet512, MassHealth}
 
-//go:embed specs/*.json
+//go:embed specs/*.json specs/*.xsd
 var specs embed.FS
 
 //go:embed docs.html
@@ -49,6 +49,26 @@ func Document(name string) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		// The document is public and static for the binary's life.
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+		ctx.SetBody(b)
+	}
+}
+
+// XSD is the XML Schema of the XML API's answers (specs/xmlapi.xsd), the
+// same shapes as the XML schemas of its OpenAPI document, for XML tools.
+func XSD() []byte {
+	b, err := specs.ReadFile("specs/xmlapi.xsd")
+	if err != nil {
+		panic("openapi: xmlapi.xsd is not embedded")
+	}
+	return b
+}
+
+// XMLSchema serves XSD as /xmlapi.xsd.
+func XMLSchema() fasthttp.RequestHandler {
+	b := XSD()
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/xml; charset=utf-8")
 		ctx.Response.Header.Set("Cache-Control", "no-cache")
 		ctx.SetBody(b)
 	}

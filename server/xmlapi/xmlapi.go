@@ -46,6 +46,7 @@ func (a *API) Routes() []server.Route {
 		// The API's own description is public, like /health and /version.
 		{Method: "GET", Path: "/openapi.json", Name: "openapi", Handler: openapi.Document(openapi.XMLAPI)},
 		{Method: "GET", Path: "/docs", Name: "docs", Handler: openapi.Page(openapi.XMLAPI)},
+		{Method: "GET", Path: "/xmlapi.xsd", Name: "xsd", Handler: openapi.XMLSchema()},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -150,6 +151,16 @@ func (d *Doc) Exchange(req *http.Request, reqBody []byte, status int, hdr http.H
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		return fail(status, fmt.Errorf("%w; body: %.300s", err, body))
 	}
+	// The XML API's answers also match its XML Schema (element order,
+	// XSD types), where xmllint is installed.
+	if d.Name == openapi.XMLAPI && route.Path != "/xmlapi.xsd" && strings.HasPrefix(hdr.Get("Content-Type"), "application/xml") {
+		switch err := ValidateXSD(body); {
+		case err == nil:
+			atomic.AddInt64(&xsdChecked, 1)
+		case !errors.Is(err, ErrNoXmllint):
+			return fail(status, fmt.Errorf("%w; body: %.300s", err, body))
+		}
+	}
 	atomic.AddInt64(&d.checked, 1)
 	return nil
 }
@@ -250,6 +261,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return res, nil
 }
+
+var xsdChecked int64
+
+// XSDChecked is how many XML answers passed xmlapi.xsd in this process (0
+// where xmllint is missing).
+func XSDChecked() int64 { return atomic.LoadInt64(&xsdChecked) }
 
 // IsError reports whether err is (or wraps) a validation failure.
 func IsError(err error) bool {

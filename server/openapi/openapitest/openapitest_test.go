@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"vizor/internal/faceset"
 	"vizor/server/openapi"
 )
 
@@ -197,5 +198,38 @@ func TestTransport(t *testing.T) {
 	}
 	if checked, _ := MustLoad(openapi.XMLAPI).Counts(); checked == 0 {
 		t.Error("nothing counted")
+	}
+}
+
+// xmlapi.xsd accepts the answers the OpenAPI document accepts and refuses
+// what XML tools would refuse, element order included (which the OpenAPI
+// schemas do not constrain).
+func TestXSD(t *testing.T) {
+	if _, err := xmllint(); err != nil {
+		faceset.Missing(t, "xmllint (libxml2-utils: scripts/deps.sh)", err)
+	}
+	errXML := `<?xml version="1.0"?><ErrorResponse><status>422</status><code>quality_rejected</code><message>too blurry</message><gate>quality</gate><gate_score>0.1</gate_score><threshold>0.3</threshold><request_id>abc</request_id></ErrorResponse>`
+	for name, b := range map[string]string{"search": goodSearch, "error": errXML} {
+		if err := ValidateXSD([]byte(b)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for name, b := range map[string]string{
+		"order swapped":  strings.Replace(strings.Replace(goodSearch, "<model_id>m1</model_id>", "", 1), "</partition>", "</partition><model_id>m1</model_id>", 1),
+		"rank zero":      strings.Replace(goodSearch, "<rank>1</rank>", "<rank>0</rank>", 1),
+		"unknown root":   strings.ReplaceAll(goodSearch, "SearchResponse>", "SearchResult>"),
+		"match a word":   `<VerifyResponse><status>OK</status><match>yes</match></VerifyResponse>`,
+		"status 200 err": strings.Replace(errXML, "<status>422</status>", "<status>200</status>", 1),
+	} {
+		if err := ValidateXSD([]byte(b)); err == nil {
+			t.Errorf("%s: passes the XSD", name)
+		}
+	}
+	// The transport applies it to the XML API's answers.
+	d := MustLoad(openapi.XMLAPI)
+	req, body := jsonReq(t, "POST", "/api/v1/search", `{"image":"QUJD"}`)
+	swapped := strings.Replace(strings.Replace(goodSearch, "<model_id>m1</model_id>", "", 1), "</partition>", "</partition><model_id>m1</model_id>", 1)
+	if err := d.Exchange(req, body, 200, xmlHdr, []byte(swapped)); !IsError(err) {
+		t.Errorf("elements out of order pass the transport: %v", err)
 	}
 }
