@@ -13,6 +13,7 @@ type Metrics struct {
 	InFlight  *metrics.GaugeVec
 	Rejected  *metrics.CounterVec
 	Gates     *metrics.CounterVec
+	PAD       *metrics.CounterVec
 	BatchSize *metrics.HistogramVec
 	// Stages are the engine's per-image stage times (decode, detect, ...).
 	Stages *metrics.HistogramVec
@@ -28,6 +29,7 @@ func NewMetrics() *Metrics {
 	m.InFlight = reg.NewGaugeVec("vizor_http_in_flight_requests", "Biometric requests being processed.")
 	m.Rejected = reg.NewCounterVec("vizor_http_rejected_total", "Requests refused before their handler, by reason.", "reason")
 	m.Gates = reg.NewCounterVec("vizor_gate_rejections_total", "Biometric gate rejections by operation and gate.", "op", "gate")
+	m.PAD = reg.NewCounterVec("vizor_pad_outcomes_total", "PAD outcomes reported, by policy and outcome (live, spoof, pad_unavailable); under report, spoof counts what enforce would refuse.", "policy", "outcome")
 	m.BatchSize = reg.NewHistogramVec("vizor_engine_batch_size", "Images per engine call made by the micro-batcher.", []float64{1, 2, 4, 8, 16, 32})
 	m.Stages = reg.NewHistogramVec("vizor_engine_stage_seconds", "Engine time per image and stage, from the engine's own per-image timings (stages not run are not observed).", metrics.StageBuckets, "stage")
 	return m

@@ -84,6 +84,7 @@ func runServe(args []string) error {
 	restarts.count = m.Reg.NewCounterVec("vizor_engine_worker_restarts_total", "Engine worker processes replaced after a crash or a hang (engine_isolation=process).")
 	restarts.mu.Unlock()
 	svc.OnReject = func(op, gate string) { m.Gates.With(op, gate).Inc() }
+	svc.OnPAD = func(_ string, r service.PADResult) { m.PAD.With(string(r.Policy), r.Outcome).Inc() }
 	batcher.OnBatch = func(n int) { m.BatchSize.With().Observe(float64(n)) }
 	instrument(m, gal.Counts, batcher)
 	srv := server.New(cfg, log, m, withConsole(cfg, xmlapi.New(svc, cfg.MaxBodyBytes), eng))

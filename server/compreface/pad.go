@@ -58,6 +58,7 @@ func (a *API) judgePAD(ctx *fasthttp.RequestCtx, an *compat.Analysis) bool {
 			return false
 		}
 		an.PAD[i] = r
+		a.d.Svc.ObservePAD(service.OpSearch, r)
 	}
 	return true
 }

@@ -55,6 +55,13 @@ func TestPADPolicyXML(t *testing.T) {
 	if r.Status != 200 || r.Text("EnrolResponse/face/pad/outcome") != "spoof" {
 		t.Fatalf("kiosk enrol: %d %s", r.Status, r.Body)
 	}
+	// /metrics counts the outcomes: two spoofs reported (not refused) under
+	// report, the refusals under enforce.
+	m := do(t, "GET", p.url+"/metrics", "", nil)
+	if !metricLine(string(m.Body), "vizor_pad_outcomes_total", `outcome="spoof"`, `policy="report"`, " 2") ||
+		!metricLine(string(m.Body), "vizor_pad_outcomes_total", `outcome="spoof"`, `policy="enforce"`, " 2") {
+		t.Fatalf("metrics: %s", m.Body)
+	}
 	if err := p.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +126,22 @@ func TestPADGreyscaleXML(t *testing.T) {
 	if !strings.Contains(r.Text("ErrorResponse/message"), "greyscale") || r.Text("ErrorResponse/gate") != "pad" {
 		t.Fatalf("enforce_strict: %s", r.Body)
 	}
+}
+
+// metricLine reports whether a line of a Prometheus exposition starts with
+// name and holds every part (labels, " value" at the end).
+func metricLine(body, name string, parts ...string) bool {
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, name+"{") {
+			continue
+		}
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok && strings.HasSuffix(l, parts[len(parts)-1]) {
+			return true
+		}
+	}
+	return false
 }

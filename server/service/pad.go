@@ -257,3 +257,11 @@ func skipsPAD(items []*batchItem) bool {
 	}
 	return len(items) > 0
 }
+
+// ObservePAD tells OnPAD of a reported outcome; flavours that judge faces
+// themselves (CompreFace recognition) call it too.
+func (s *Service) ObservePAD(op string, r PADResult) {
+	if s.OnPAD != nil && r.Reported() {
+		s.OnPAD(op, r)
+	}
+}

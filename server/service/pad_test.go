@@ -233,3 +233,30 @@ func TestPADOffSkipsTheStage(t *testing.T) {
 		}
 	}
 }
+
+// OnPAD hears every reported outcome, under report too, and nothing under
+// off.
+func TestPADOutcomesObserved(t *testing.T) {
+	s, _, _ := newSvc(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	s.OnPAD = func(op string, r service.PADResult) {
+		mu.Lock()
+		seen[op+" "+string(r.Policy)+" "+r.Outcome]++
+		mu.Unlock()
+	}
+	ctx := context.Background()
+	_, _ = s.Extract(ctx, service.OpEnrol, st.Image(spoof), pol(service.PADReport))
+	_, _ = s.Extract(ctx, service.OpSearch, st.Image(spoof), pol(service.PADEnforce))
+	_, _ = s.Extract(ctx, service.OpSearch, st.Image(greyscale), pol(service.PADEnforce))
+	_, _ = s.Extract(ctx, service.OpSearch, st.Image(spoof), pol(service.PADOff))
+	want := map[string]int{"enrol report spoof": 1, "search enforce spoof": 1, "search enforce pad_unavailable": 1}
+	if len(seen) != len(want) {
+		t.Fatalf("seen %v, want %v", seen, want)
+	}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Fatalf("seen %v, want %v", seen, want)
+		}
+	}
+}

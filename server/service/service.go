@@ -120,6 +120,9 @@ type Service struct {
 
 	// Observer, when set, is told of each gate rejection (for metrics).
 	OnReject func(op, gate string)
+	// OnPAD, when set, is told of each PAD outcome reported (policy not
+	// off): under report, the spoofs an enforce policy would have refused.
+	OnPAD func(op string, r PADResult)
 }
 
 // New builds a service.
@@ -254,6 +257,7 @@ func (s *Service) probe(ctx context.Context, op string, image []byte, o Options)
 	// (pad.go): enforce refuses spoofs, report only reports, off neither.
 	pad, err := JudgePAD(padPolicy, padT, f)
 	p.PAD = pad
+	s.ObservePAD(op, pad)
 	if pad.Policy == PADOff {
 		p.Liveness = -1
 	}
