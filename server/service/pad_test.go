@@ -260,3 +260,19 @@ func TestPADOutcomesObserved(t *testing.T) {
 		}
 	}
 }
+
+// A stored policy this version does not know (written by a newer one, or
+// damaged) is read as the strictest, never as off.
+func TestPADUnknownStoredPolicyIsStrict(t *testing.T) {
+	s, _, g := newSvc(t)
+	ctx := context.Background()
+	if err := g.SetPartitionPADPolicy(ctx, "future", "enforce_v2"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.PartitionPADPolicy(ctx, "future"); err != nil || p != service.PADEnforceStrict {
+		t.Fatalf("%q %v", p, err)
+	}
+	if _, err := s.Extract(ctx, service.OpSearch, st.Image(greyscale), service.Options{Partition: "future"}); !errors.Is(err, service.ErrSpoof) {
+		t.Fatalf("greyscale on an unknown stored policy: %v", err)
+	}
+}
