@@ -13,6 +13,9 @@
 # VIZOR_CLUSTER_PORT (node i serves HTTP on PORT+i and gRPC on PORT+10+i;
 # gossip, data, Raft and Raft RPC of node i are PORT+100+10i .. +3; default
 # 8380), WEAVIATE_BIN (a weaviate-server to use instead of building one).
+# Vector indexing stays synchronous (ASYNC_INDEXING off): with it on, an
+# acknowledged template is not found by a search until indexed, which the
+# contract (searchable when Enrol returns) forbids.
 #
 # Everything a node advertises and gossips stays on 127.0.0.1, but Weaviate
 # binds its gRPC and internal data ports on every interface (no setting pins
@@ -42,6 +45,10 @@ start_node() {
   if [[ -f $DIR/node$i.pid ]] && kill -0 "$(cat "$DIR/node$i.pid")" 2>/dev/null; then
     echo "cluster: node$i already running (pid $(cat "$DIR/node$i.pid"))"
     return
+  fi
+  if ready "$i"; then
+    echo "cluster: port $(http_port "$i") answers but $DIR/node$i.pid names no running node: another cluster holds these ports (VIZOR_CLUSTER_PORT moves them)" >&2
+    exit 1
   fi
   for j in $(seq 0 $((N - 1))); do
     raft+="${raft:+,}node$j:$(($(gossip_port "$j") + 2))"

@@ -151,7 +151,9 @@ func (b *Backend) classes() []*models.Class {
 	case "rq":
 		vic["rq"] = map[string]any{"enabled": true, "rescoreLimit": 64}
 	case "bq":
-		vic["bq"] = map[string]any{"enabled": true}
+		// Flat + BQ keeps 1 bit per dimension in memory (cache) and
+		// rescores the best rescoreLimit candidates with the full vectors.
+		vic["bq"] = map[string]any{"enabled": true, "rescoreLimit": 256, "cache": b.cfg.Index == "flat"}
 	case "pq":
 		vic["pq"] = map[string]any{"enabled": true}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"vizor/gallery"
 	"vizor/gallery/gallerytest"
+	"vizor/gallery/migrate"
 )
 
 func uniq(name string) string { return fmt.Sprintf("%s-%06d", name, rand.IntN(1_000_000)) }
@@ -140,5 +141,57 @@ func TestBatchEnrol(t *testing.T) {
 		if ps.Name == p && (ps.Templates != 200 || ps.Subjects != 200) {
 			t.Fatalf("counts %+v", ps)
 		}
+	}
+}
+
+// TestMigrateIntoCluster: an embedded gallery copied into the cluster; a
+// run killed before it could record its progress is simply run again, and
+// the copies keyed by source id do not double.
+func TestMigrateIntoCluster(t *testing.T) {
+	g, err := gallery.Open(gallery.Config{Dir: t.TempDir(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	src := gallery.Embedded{Gallery: g}
+	p := uniq("mig")
+	for i := 0; i < 40; i++ {
+		opts := gallery.EnrolOptions{Meta: map[string]string{"n": fmt.Sprint(i)}}
+		if i%4 == 0 {
+			opts.Image, opts.KeepImage = []byte(fmt.Sprintf("img-%d", i)), true
+		}
+		if _, err := src.Enrol(p, fmt.Sprintf("s%02d", i/2), gallery.Template{Model: "m1", Vector: gallerytest.Unit(uint64(500+i), 48)}, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := open(t, 0)
+	batches := 0
+	if _, err := migrate.Run(src, dst, migrate.Options{Partitions: []string{p}, Batch: 16, Stop: func() bool { batches++; return true }}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := migrate.Run(src, dst, migrate.Options{Partitions: []string{p}, Batch: 16})
+	if err != nil || r.Copied != 40 {
+		t.Fatalf("second run: %+v %v", r, err)
+	}
+	ts, err := open(t, 1).Templates(p, "")
+	if err != nil || len(ts) != 40 {
+		t.Fatalf("cluster holds %d templates, want 40 (%v)", len(ts), err)
+	}
+	want, _ := src.Templates(p, "")
+	for _, ti := range want {
+		_, tt, _ := src.TemplateIn(p, ti.ID)
+		res, err := dst.Search(p, tt, 1, -1)
+		if err != nil || len(res) != 1 || res[0].Subject != ti.Subject {
+			t.Fatalf("%s: %+v %v", ti.Subject, res, err)
+		}
+	}
+	images := 0
+	for _, ti := range ts {
+		if ti.HasImage {
+			images++
+		}
+	}
+	if images != 10 {
+		t.Fatalf("%d images kept, want 10", images)
 	}
 }

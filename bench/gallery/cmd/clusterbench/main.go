@@ -80,9 +80,13 @@ func main() {
 	}
 }
 
+// cleanup stops the cluster the command started, also on a failure.
+var cleanup = func() {}
+
 func check(err error) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "clusterbench:", err)
+		cleanup()
 		os.Exit(1)
 	}
 }
@@ -267,7 +271,8 @@ func cluster(dir string, ps []gallery.Template, truth [][]gallery.Candidate) res
 		var err error
 		cl, err = weaviatetest.Start(bin, dir, *port)
 		check(err)
-		defer cl.Stop()
+		cleanup = cl.Stop
+		defer func() { cleanup() }()
 		u = cl.URL(0, "prefix=Bench")
 	}
 	if *params != "" {
@@ -315,6 +320,7 @@ func cluster(dir string, ps []gallery.Template, truth [][]gallery.Candidate) res
 		t := time.Now()
 		c2, err := weaviatetest.Start(cl.Bin, dir, *port)
 		check(err)
+		cleanup = c2.Stop
 		for {
 			if _, err := b.Search("bench", ps[0], 1, -1); err == nil {
 				break
@@ -325,7 +331,6 @@ func cluster(dir string, ps []gallery.Template, truth [][]gallery.Candidate) res
 			time.Sleep(100 * time.Millisecond)
 		}
 		r.startup = time.Since(t)
-		cl = c2
 	}
 	return r
 }
