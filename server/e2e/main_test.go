@@ -66,6 +66,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	if d, err := openapitest.Load(openapi.XMLAPI); err == nil {
+		n, refused := d.Counts()
+		fmt.Printf("openapi: %d exchanges matched xmlapi.json (%d of them requests it refuses, refused by the server), %d XML answers matched xmlapi.xsd\n", n, refused, openapitest.XSDChecked())
+	}
 	if err := srv0.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: server exit: %v\n", err)
 		if code == 0 {

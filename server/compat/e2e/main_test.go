@@ -41,6 +41,12 @@ func TestMain(m *testing.M) {
 	validating.Bind(srv.Facenet, openapi.Facenet512)
 	validating.Bind(srv.MassHealth, openapi.MassHealth)
 	code := m.Run()
+	for _, name := range openapi.Names {
+		if d, err := openapitest.Load(name); err == nil {
+			n, refused := d.Counts()
+			fmt.Printf("openapi: %d exchanges matched %s (%d of them requests it refuses, refused by the server)\n", n, name, refused)
+		}
+	}
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "compat e2e:", err)
 		if code == 0 {
