@@ -75,7 +75,10 @@ func TestWorkerCrashUnderLoad(t *testing.T) {
 	}
 	bad := b64(crashJPEG(photo(t, "probe")))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
+	// The load runs until 3 crashing requests have been answered and the
+	// clients have had 20 answers (on a loaded machine a crash and its two
+	// worker restarts take seconds), at most 90 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var (
 		ok, failed, crashes, crashAnswers atomic.Int64
@@ -113,7 +116,8 @@ func TestWorkerCrashUnderLoad(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for ctx.Err() == nil {
+		defer cancel()
+		for ctx.Err() == nil && (crashes.Load() < 3 || ok.Load() < 20) {
 			time.Sleep(time.Second)
 			if ctx.Err() != nil {
 				return
