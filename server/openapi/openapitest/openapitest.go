@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,6 +89,20 @@ func MustLoad(name string) *Doc {
 	}
 	return d
 }
+
+// Has reports whether the document has an operation for method on path
+// (a concrete path, or a route pattern whose {name} segments are filled in).
+func (d *Doc) Has(method, path string) bool {
+	path = paramSeg.ReplaceAllString(path, "x")
+	req, err := http.NewRequest(method, "http://127.0.0.1"+path, nil)
+	if err != nil {
+		return false
+	}
+	_, _, err = d.router.FindRoute(req)
+	return err == nil
+}
+
+var paramSeg = regexp.MustCompile(`\{[^/}]+\}`)
 
 // Error is a validation failure: the request or the response disagrees
 // with the document.
