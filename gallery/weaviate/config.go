@@ -35,12 +35,16 @@ type Config struct {
 	AllFirst bool
 	// Timeout bounds one call to the cluster (5 s).
 	Timeout time.Duration
-	// Index is the vector index of the template collection: "hnsw"
-	// (default) or "flat"; EF, EFConstruction, MaxConnections tune HNSW.
+	// Index is the vector index of each partition: "flat" (default) or
+	// "hnsw"; EF, EFConstruction, MaxConnections tune HNSW. Flat because
+	// Weaviate inserts into HNSW synchronously on every replica: at 2x10^4
+	// templates on 2 cores, HNSW took 88 templates/s against flat + BQ's
+	// 1,769 (BENCHMARKS.md, "Gallery backends").
 	Index                              string
 	EF, EFConstruction, MaxConnections int
-	// Compression: "" (none), "rq", "bq" or "pq" (see gallery/README.md
-	// for the memory each saves and what it costs in recall).
+	// Compression: "bq" (default; with flat, 1 bit per dimension kept in
+	// memory, candidates rescored with the full vectors, so scores are
+	// exact), "rq", "pq" or "none".
 	Compression string
 	// PartitionCache lets searches and verifies trust a partition record
 	// (model, dimension, existence) read this long ago instead of reading
@@ -70,7 +74,10 @@ func (c *Config) defaults() {
 		c.Timeout = 5 * time.Second
 	}
 	if c.Index == "" {
-		c.Index = "hnsw"
+		c.Index = "flat"
+	}
+	if c.Compression == "" {
+		c.Compression = "bq"
 	}
 	if c.EF == 0 {
 		c.EF = 256
@@ -93,8 +100,8 @@ func (c *Config) defaults() {
 // ParseURL reads a gallery URL:
 //
 //	weaviate://HOST:PORT?grpc=PORT|HOST:PORT&replicas=3&write=QUORUM&read=QUORUM
-//	  &timeout=5s&prefix=Vizor&index=hnsw|flat&ef=256&ef_construction=256
-//	  &max_connections=32&compression=rq|bq|pq&all_first=true&partition_cache=0s&keep_images=false
+//	  &timeout=5s&prefix=Vizor&index=flat|hnsw&ef=256&ef_construction=256
+//	  &max_connections=32&compression=bq|rq|pq|none&all_first=true&partition_cache=0s&keep_images=false
 func ParseURL(s string) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -160,10 +167,10 @@ func ParseURL(s string) (Config, error) {
 		return Config{}, fmt.Errorf("gallery url: index=%q (want hnsw or flat)", v)
 	}
 	switch v := q.Get("compression"); v {
-	case "", "rq", "bq", "pq":
+	case "", "rq", "bq", "pq", "none":
 		c.Compression = v
 	default:
-		return Config{}, fmt.Errorf("gallery url: compression=%q (want rq, bq or pq)", v)
+		return Config{}, fmt.Errorf("gallery url: compression=%q (want bq, rq, pq or none)", v)
 	}
 	if v := q.Get("partition_cache"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -11,7 +11,7 @@ func TestParseURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Host != "127.0.0.1:8380" || c.GRPCHost != "127.0.0.1:8390" || c.Replicas != 3 || c.Write != "QUORUM" ||
-		c.Read != "QUORUM" || c.Timeout != 5*time.Second || c.Prefix != "Vizor" || c.Index != "hnsw" {
+		c.Read != "QUORUM" || c.Timeout != 5*time.Second || c.Prefix != "Vizor" || c.Index != "flat" || c.Compression != "bq" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	c, err = ParseURL("weaviate://db.example:8080?grpc=grpc.example:443&replicas=5&write=all&read=one&timeout=2s&prefix=Prod&index=flat&compression=rq&keep_images=true")
