@@ -90,7 +90,9 @@ func TestCompreFaceJavaScriptSDK(t *testing.T) {
 	if err := os.WriteFile(script, []byte(strings.Replace(sdkScript, "SDK_INDEX", "file://"+filepath.Join(pkg, "index.js"), 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := strings.Cut(srv.CFAddr, ":")
+	// The SDK talks to Vizor through a proxy that checks its traffic
+	// against the CompreFace document.
+	host, port, _ := strings.Cut(compreFaceProxy(t), ":")
 	// A collection of its own: a new recognition key from the CLI.
 	recKey, err := srv.CLI("compreface-keys", "create", "-type", "recognition", "-name", "sdk")
 	if err != nil {
