@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"vizor/internal/faceset"
 	"vizor/server/openapi"
 	"vizor/server/openapi/openapitest"
+	"vizor/server/xmlapi/xmltest"
 )
 
 // The listener serves its document byte for byte, and the /docs page.
@@ -23,6 +25,13 @@ func TestOpenAPIServed(t *testing.T) {
 	r = do(t, "GET", srv0.url+"/docs", "", nil)
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.Body), "openapi.json") {
 		t.Fatalf("/docs: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+	// /metrics in both of its documented formats.
+	for accept, want := range map[string]string{"": "text/plain", "application/openmetrics-text; version=1.0.0": "application/openmetrics-text"} {
+		r, err := xmltest.Do(context.Background(), client, "GET", srv0.url+"/metrics", "", nil, "Accept", accept)
+		if err != nil || r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), want) {
+			t.Fatalf("/metrics (Accept %q): %v %d %q", accept, err, r.Status, r.Header.Get("Content-Type"))
+		}
 	}
 }
 

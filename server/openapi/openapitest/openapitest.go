@@ -30,6 +30,7 @@ import (
 func init() {
 	openapi3filter.RegisterBodyDecoder("application/xml", xmlDecoder)
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
 	// Image bodies (CompreFace's image download, the console's detection
 	// call) are opaque bytes to the document.
 	for _, t := range []string{"jpeg", "png", "gif", "webp", "bmp", "tiff", "x-icon", "vnd.microsoft.icon"} {
