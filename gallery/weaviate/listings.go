@@ -33,7 +33,7 @@ func (b *Backend) scan(partition string, props []string, fn func(h hit)) error {
 			return err
 		}
 		q := b.c.Experimental().Search().WithCollection(b.tmplClass).WithTenant(partition).WithLimit(page).
-			WithProperties(props...).WithMetadata(&b.idOnly).WithConsistencyLevel(b.cfg.Read)
+			WithProperties(props...).WithMetadata(&b.idOnly).WithConsistencyLevel(searchLevel)
 		if after != "" {
 			q = q.WithAfter(after)
 		}

@@ -212,7 +212,7 @@ func (b *Backend) query(tenant string, probe []float32, subject string, limit in
 	defer cancel()
 	q := b.c.Experimental().Search().WithCollection(b.tmplClass).WithTenant(tenant).WithLimit(limit).
 		WithProperties(props...).WithMetadata(&graphql.Metadata{ID: true, Distance: probe != nil, Vector: withVec}).
-		WithConsistencyLevel(b.cfg.Read)
+		WithConsistencyLevel(searchLevel)
 	if probe != nil {
 		nv := (&graphql.NearVectorArgumentBuilder{}).WithVector(probe)
 		if maxDist != nil {
@@ -238,6 +238,13 @@ func (b *Backend) query(tenant string, probe []float32, subject string, limit in
 }
 
 var searchProps = []string{"subject", "tid", "model"}
+
+// searchLevel is the consistency of searches and filtered listings. A
+// Weaviate search reads one replica per shard whatever the level; a
+// higher level only adds a read-repair round trip over the results it
+// found (it cannot find what that replica lacks). Visibility comes from
+// the writes (ALL first), so searches ask for ONE and save the trip.
+const searchLevel = "ONE"
 
 func (b *Backend) probeCheck(partition string, probe gallery.Template) (partRec, error) {
 	if err := gallery.CheckPartition(partition); err != nil {

@@ -50,7 +50,10 @@ var (
 	port     = flag.Int("port", 18780, "first HTTP port of the cluster the command starts")
 	params   = flag.String("params", "", "extra gallery URL parameters, e.g. index=flat or ef=128")
 	out      = flag.String("out", "", "also write the Markdown section here")
+	mapping  = flag.Int("mapping", 0, "also time creating and dropping this many partitions as tenants and as collections (0: skip)")
 )
+
+var mappingNote string
 
 type result struct {
 	name                 string
@@ -299,6 +302,9 @@ func cluster(dir string, ps []gallery.Template, truth [][]gallery.Candidate) res
 		r.bytesPerTemplateNode = float64(grow) * 1024 / float64(*n)
 	}
 	res := measure(&r, b, ps)
+	if *mapping > 0 {
+		mappingNote = mappingBench(u, *mapping)
+	}
 	var h1, h10 float64
 	for q := range res {
 		if len(res[q]) > 0 && len(truth[q]) > 0 && res[q][0].Subject == truth[q][0].Subject {
@@ -351,5 +357,6 @@ func markdown(rs []result, total time.Duration) string {
 		fmt.Fprintf(&b, "\nRatios (cluster / embedded): enrol %.2f×, search p50 c=1 %.2f×, p99 c=1 %.2f×, searches/s c=16 %.2f×.\n",
 			rs[1].enrolRate/rs[0].enrolRate, float64(rs[1].p50c1)/float64(rs[0].p50c1), float64(rs[1].p99c1)/float64(rs[0].p99c1), rs[1].qps16/rs[0].qps16)
 	}
+	b.WriteString(mappingNote)
 	return b.String()
 }
