@@ -206,7 +206,7 @@ var Settings = []Setting{
 	mk("match_threshold", "0.45", "cosine score at or above which verify reports a match (calibrated by bench/cmd/vizor-eval: FMR <= 1% on the shared faces; the recognizer entry of models/manifest.json carries the same number)", float, func(c *Config) *float64 { return &c.MatchThreshold }),
 	mk("quality_threshold", "0.40", "enrolment quality gate: Quality.Score below this is rejected (422); rejects the full profile jimin3.jpg (0.24), passes every frontal photo (lowest 0.50)", float, func(c *Config) *float64 { return &c.QualityThreshold }),
 	mk("probe_quality_threshold", "0.40", "search/verify quality gate (422 below)", float, func(c *Config) *float64 { return &c.ProbeQualityThreshold }),
-	mk("pad_threshold", "0.01", "PAD gate: P(live) below this is a spoof (451); 0 disables the gate. Real photos score as low as 0.020 (bona4.jpg), so the default only stops confident spoofs", float, func(c *Config) *float64 { return &c.PADThreshold }),
+	mk("pad_threshold", "0.0092", "PAD gate: P(live) below this is a spoof (451); 0 disables the gate. The default holds BPCER <= 1% on public bona fide photos (held-out: 0.39%, 7 of 1,818) and lets about half of the sample attacks through (docs/accuracy/pad.md)", float, func(c *Config) *float64 { return &c.PADThreshold }),
 	mk("mad_model", "", "morphing-attack detector model for the enrol MAD gate; empty: gate off (no MAD model ships)", str, func(c *Config) *string { return &c.MADModel }),
 	mk("mad_threshold", "0.5", "MAD gate: morph score at or above this is rejected (422)", float, func(c *Config) *float64 { return &c.MADThreshold }),
 	mk("default_top_k", "5", "search candidates when top_k is not given", integer, func(c *Config) *int { return &c.DefaultTopK }),
