@@ -121,7 +121,7 @@ func TestFlood(t *testing.T) {
 	}{
 		{"capped", []string{"-max-conns-per-ip", "0"}},
 		{"uncapped", []string{"-max-conns", "100000", "-max-conns-per-ip", "0"}},
-		{"compat", []string{"-max-conns", "100000", "-max-conns-per-ip", "0", "-facenet512", "true", "-facenet512-addr", compatAddr}},
+		{"compat", []string{"-max-conns", "100000", "-max-conns-per-ip", "0", "-facenet512", "-facenet512-addr", compatAddr}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := startLimited(t, c.extra...)
