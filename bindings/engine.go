@@ -34,7 +34,7 @@ type Config struct {
 	ModelsDir        string // directory with the ONNX files and manifest.json
 	ManifestPath     string // "": <ModelsDir>/manifest.json
 	Workers          int    // concurrent analyses inside the engine; 0: number of CPUs
-	ThreadsPerWorker int    // OpenCV threads per forward pass; 0: 1
+	ThreadsPerWorker int    // threads per forward pass (OpenCV and ONNX Runtime intra-op); 0: 1
 	Backend          string // "cpu" (default) or "cuda"
 	Precision        string // "fp32" (default) or "fp16"
 	MaxPixels        int64  // refuse images declaring more pixels; 0: 50 megapixels
