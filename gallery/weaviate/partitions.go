@@ -41,9 +41,16 @@ func (b *Backend) forget(name string) {
 	b.cacheMu.Unlock()
 }
 
-// partition returns the partition's record: from the cache when allowed,
-// else read at the read consistency. ErrPartitionNotFound if none.
+// partition returns the partition's record: from the cache when allowed
+// (searches), else read. Searches read it at ONE from the node Vizor talks
+// to: record writes and deletes go to ALL replicas first (QUORUM, i.e.
+// every live one, with a node down), like templates. Enrolments and
+// deletions read it at the read consistency (QUORUM).
 func (b *Backend) partition(name string, cacheOK bool) (partRec, error) {
+	level := b.cfg.Read
+	if cacheOK {
+		level = searchLevel
+	}
 	if cacheOK {
 		if r, ok := b.cached(name); ok {
 			return r, nil
@@ -58,7 +65,7 @@ func (b *Backend) partition(name string, cacheOK bool) (partRec, error) {
 	}
 	defer cancel()
 	objs, err := b.c.Data().ObjectsGetter().WithClassName(b.partClass).WithID(partitionObjectID(name)).
-		WithConsistencyLevel(b.cfg.Read).Do(ctx)
+		WithConsistencyLevel(level).Do(ctx)
 	if statusCode(err) == 404 || err == nil && len(objs) == 0 {
 		b.forget(name)
 		return partRec{}, fmt.Errorf("%w: %q", gallery.ErrPartitionNotFound, name)
@@ -254,7 +261,9 @@ func (b *Backend) DeletePartition(name string) error {
 	if err := b.c.Schema().TenantsDeleter().WithClassName(b.tmplClass).WithTenants(name).Do(ctx); err != nil && !isNoTenant(lower(err)) {
 		return b.wrap(err, "delete tenant "+name)
 	}
-	err = b.c.Data().Deleter().WithClassName(b.partClass).WithID(partitionObjectID(name)).WithConsistencyLevel(b.cfg.Write).Do(ctx)
+	err = b.write(func(cl string) error {
+		return b.c.Data().Deleter().WithClassName(b.partClass).WithID(partitionObjectID(name)).WithConsistencyLevel(cl).Do(ctx)
+	})
 	if err != nil && statusCode(err) != 404 {
 		return b.wrap(err, "delete partition record "+name)
 	}
