@@ -84,6 +84,14 @@ func TestCLI(t *testing.T) {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
 	})
+	t.Run("serve refuses a stray argument", func(t *testing.T) {
+		// "-facenet512 true" ends flag parsing at "true": the address after
+		// it would be ignored without a word.
+		_, errOut, code := runVizor(t, bin, "serve", "-facenet512", "true", "-facenet512-addr", "127.0.0.1:1")
+		if code != 1 || !strings.Contains(errOut, `unexpected argument "true"`) {
+			t.Fatalf("exit %d, stderr %q", code, errOut)
+		}
+	})
 	t.Run("analyze", func(t *testing.T) {
 		trunc := filepath.Join(t.TempDir(), "truncated.jpg")
 		b, err := os.ReadFile(photo("jimin.jpg"))

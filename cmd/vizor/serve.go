@@ -27,7 +27,7 @@ func init() {
 }
 
 func runServe(args []string) error {
-	cfg, _, err := config.Load(args, nil, os.Stderr)
+	cfg, fs, err := config.Load(args, nil, os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return nil
@@ -36,6 +36,12 @@ func runServe(args []string) error {
 		return nil
 	case err != nil:
 		return err
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		// Flag parsing stops at the first word that is not a flag: every
+		// setting after it would be silently ignored ("-compreface true
+		// -compreface-addr X" is the usual way to get there).
+		return fmt.Errorf("unexpected argument %q: serve takes only flags; a boolean is set with -flag or -flag=value (e.g. -compreface=true)", rest[0])
 	}
 	log, err := logging.New(cfg.LogLevel, cfg.LogFormat, os.Stderr)
 	if err != nil {
