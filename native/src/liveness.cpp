@@ -35,12 +35,12 @@ namespace {
 // The PAD crop: the square of `scale` x the face box about its centre, at a
 // fixed face-to-crop ratio whatever the framing. Where the square leaves the
 // image (a tight crop, a face near an edge), the missing context is filled by
-// mirroring the image at its border instead of zooming in on the face: the
-// model reads a zoomed face without context as a spoof (docs/accuracy/pad.md).
-// The border is replicated: a constant fill reads as a screen or paper edge
-// (every face scored a spoof), mirroring doubles features (AUC 0.90 against
-// 0.94 replicated, 0.81 zoomed).
-void pad_crop(const View& v, const cv::Rect2f& box, float scale, cv::Size size, cv::Mat& out, int border) {
+// replicating the image's border instead of zooming in on the face: the model
+// reads a zoomed face without context as a spoof (docs/accuracy/pad.md). A
+// constant fill reads as a screen or paper edge (every face scored a spoof),
+// mirroring doubles features (AUC 0.90 against 0.94 replicated, 0.81 zoomed).
+void pad_crop(const View& v, const cv::Rect2f& box, float scale, cv::Size size, cv::Mat& out) {
+  const int border = cv::BORDER_REPLICATE;
   const float side = std::max(box.width, box.height) * scale;
   const float cx = box.x + box.width / 2, cy = box.y + box.height / 2;
   // The square in view pixels.
@@ -60,27 +60,11 @@ void pad_crop(const View& v, const cv::Rect2f& box, float scale, cv::Size size, 
   cv::Mat part;
   const cv::Size ps(std::max(1, int(std::lround(in.width * f))), std::max(1, int(std::lround(in.height * f))));
   cv::resize(v.img(in), part, ps, 0, 0, f < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  int top = int(std::lround((in.y - want.y) * f)), left = int(std::lround((in.x - want.x) * f));
-  int bottom = std::max(0, size.height - top - ps.height), right = std::max(0, size.width - left - ps.width);
-  cv::Mat grown;
-  if (top || left || bottom || right) {
-    // Reflection needs the part to be larger than the margin; repeat it.
-    grown = part;
-    for (;;) {
-      const int t = std::min(top, grown.rows - 1), b = std::min(bottom, grown.rows - 1);
-      const int l = std::min(left, grown.cols - 1), r = std::min(right, grown.cols - 1);
-      if (!(t || b || l || r)) break;
-      cv::copyMakeBorder(grown, grown, t, b, l, r, border);
-      // Track what is still missing.
-      top -= t;
-      bottom -= b;
-      left -= l;
-      right -= r;
-      if (!(top || bottom || left || right)) break;
-    }
-  } else {
-    grown = part;
-  }
+  const int top = int(std::lround((in.y - want.y) * f)), left = int(std::lround((in.x - want.x) * f));
+  const int bottom = std::max(0, size.height - top - ps.height), right = std::max(0, size.width - left - ps.width);
+  cv::Mat grown = part;
+  // Replication needs no minimum size of the part (reflection would).
+  if (top || left || bottom || right) cv::copyMakeBorder(part, grown, top, bottom, left, right, border);
   if (grown.size() != size) cv::resize(grown, out, size, 0, 0, cv::INTER_LINEAR);
   else out = grown;
 }
@@ -101,7 +85,7 @@ void liveness(NetSet& ns, const ModelSpec& spec, const std::vector<const View*>&
       continue;
     }
     cv::Mat crop;
-    pad_crop(*views[i], f.box, scale, cv::Size(spec.width, spec.height), crop, cv::BORDER_REPLICATE);
+    pad_crop(*views[i], f.box, scale, cv::Size(spec.width, spec.height), crop);
     if (mean_chroma(crop) < kPadGreyChroma) {
       f.liveness = kLivenessGreyscale;
       continue;
