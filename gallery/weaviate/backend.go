@@ -149,11 +149,11 @@ func (b *Backend) classes() []*models.Class {
 	}
 	switch b.cfg.Compression {
 	case "rq":
-		vic["rq"] = map[string]any{"enabled": true, "rescoreLimit": 64}
+		vic["rq"] = map[string]any{"enabled": true, "rescoreLimit": b.cfg.Rescore}
 	case "bq":
 		// Flat + BQ keeps 1 bit per dimension in memory (cache) and
 		// rescores the best rescoreLimit candidates with the full vectors.
-		vic["bq"] = map[string]any{"enabled": true, "rescoreLimit": 256, "cache": b.cfg.Index == "flat"}
+		vic["bq"] = map[string]any{"enabled": true, "rescoreLimit": b.cfg.Rescore, "cache": b.cfg.Index == "flat"}
 	case "pq":
 		vic["pq"] = map[string]any{"enabled": true}
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	// memory, candidates rescored with the full vectors, so scores are
 	// exact), "rq", "pq" or "none".
 	Compression string
+	// Rescore is how many BQ/RQ candidates are rescored with the full
+	// vectors (256).
+	Rescore int
 	// PartitionCache lets searches and verifies trust a partition record
 	// (model, dimension, existence) read this long ago instead of reading
 	// it at the read consistency each time (0, the default: always read,
@@ -79,6 +82,9 @@ func (c *Config) defaults() {
 	if c.Compression == "" {
 		c.Compression = "bq"
 	}
+	if c.Rescore == 0 {
+		c.Rescore = 256
+	}
 	if c.EF == 0 {
 		c.EF = 256
 	}
@@ -101,7 +107,7 @@ func (c *Config) defaults() {
 //
 //	weaviate://HOST:PORT?grpc=PORT|HOST:PORT&replicas=3&write=QUORUM&read=QUORUM
 //	  &timeout=5s&prefix=Vizor&index=flat|hnsw&ef=256&ef_construction=256
-//	  &max_connections=32&compression=bq|rq|pq|none&all_first=true&partition_cache=0s&keep_images=false
+//	  &max_connections=32&compression=bq|rq|pq|none&rescore=256&all_first=true&partition_cache=0s&keep_images=false
 func ParseURL(s string) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -117,7 +123,7 @@ func ParseURL(s string) (Config, error) {
 	q := u.Query()
 	for k := range q {
 		switch k {
-		case "grpc", "all_first", "partition_cache", "replicas", "write", "read", "timeout", "prefix", "index", "ef", "ef_construction", "max_connections", "compression", "keep_images":
+		case "grpc", "rescore", "all_first", "partition_cache", "replicas", "write", "read", "timeout", "prefix", "index", "ef", "ef_construction", "max_connections", "compression", "keep_images":
 		default:
 			return Config{}, fmt.Errorf("gallery url: unknown parameter %q", k)
 		}
@@ -129,7 +135,7 @@ func ParseURL(s string) (Config, error) {
 		}
 		c.GRPCHost = g
 	}
-	ints := map[string]*int{"replicas": &c.Replicas, "ef": &c.EF, "ef_construction": &c.EFConstruction, "max_connections": &c.MaxConnections}
+	ints := map[string]*int{"rescore": &c.Rescore, "replicas": &c.Replicas, "ef": &c.EF, "ef_construction": &c.EFConstruction, "max_connections": &c.MaxConnections}
 	for k, p := range ints {
 		if v := q.Get(k); v != "" {
 			n, err := strconv.Atoi(v)
