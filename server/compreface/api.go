@@ -63,7 +63,13 @@ func New(d compat.Deps) (*API, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compreface keys: %w", err)
 	}
-	st, err := openState(d.Cfg.DataDir)
+	// On a cluster gallery the state is the cluster's, shared by every node.
+	var st *state
+	if r, ok := d.Gallery.(SharedStore); ok {
+		st, err = openSharedState(r)
+	} else {
+		st, err = openState(d.Cfg.DataDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compreface state: %w", err)
 	}

@@ -23,6 +23,8 @@ type state struct {
 	path string
 	mu   sync.Mutex
 	data stateData
+	// remote, when set, holds the state instead of path (sharedstate.go).
+	remote SharedStore
 }
 
 type stateData struct {
@@ -74,12 +76,18 @@ func (s *state) save() error {
 func (s *state) declared(part string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.remote != nil {
+		return s.remoteDeclared(part)
+	}
 	return slices.Clone(s.data.Subjects[part])
 }
 
 func (s *state) hasDeclared(part, subject string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.remote != nil {
+		return slices.Contains(s.remoteDeclared(part), subject)
+	}
 	return slices.Contains(s.data.Subjects[part], subject)
 }
 
@@ -87,6 +95,13 @@ func (s *state) hasDeclared(part, subject string) bool {
 func (s *state) declare(part, subject string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.remote != nil {
+		cur := s.remoteDeclared(part)
+		if slices.Contains(cur, subject) {
+			return false, nil
+		}
+		return true, s.remoteSave(part, append(cur, subject))
+	}
 	if slices.Contains(s.data.Subjects[part], subject) {
 		return false, nil
 	}
@@ -100,6 +115,9 @@ func (s *state) undeclare(part string, subjects ...string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.data.Subjects[part]
+	if s.remote != nil {
+		cur = s.remoteDeclared(part)
+	}
 	if len(cur) == 0 {
 		return 0, nil
 	}
@@ -114,6 +132,9 @@ func (s *state) undeclare(part string, subjects ...string) (int, error) {
 	n := len(cur) - len(keep)
 	if n == 0 {
 		return 0, nil
+	}
+	if s.remote != nil {
+		return n, s.remoteSave(part, keep)
 	}
 	if len(keep) == 0 {
 		delete(s.data.Subjects, part)
