@@ -21,12 +21,9 @@ func TestMain(m *testing.M) {
 		if bin == "" {
 			return m.Run() // each test skips (or fails under VIZOR_REQUIRE_DATA=1)
 		}
-		dir, err := os.MkdirTemp("", "vizor-weaviate-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+		dir := weaviatetest.Dir(18380)
 		defer os.RemoveAll(dir)
+		var err error
 		cluster, err = weaviatetest.Start(bin, dir, 18380)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -122,10 +122,11 @@ func TestClusterKillNine(t *testing.T) {
 	if err := vizorproc.Build(repoRoot(), bin); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := weaviatetest.Start(wbin, filepath.Join(tmp, "cluster"), 18580)
+	cl, err := weaviatetest.Start(wbin, weaviatetest.Dir(18580), 18580)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer os.RemoveAll(cl.Dir)
 	defer cl.Stop()
 	a := startVizor(t, bin, cl.URL(0, "timeout=3s"))
 	b := startVizor(t, bin, cl.URL(1, "timeout=3s"))

@@ -75,13 +75,26 @@ func Skip(t testing.TB) string {
 	return b
 }
 
+// Dir is the folder a test cluster on port keeps its data, logs and pids
+// in: fixed per port, so that a run killed before it could stop its
+// cluster (a test timeout) is cleaned up by the next run's Start.
+func Dir(port int) string {
+	return filepath.Join(os.TempDir(), fmt.Sprintf("vizor-weaviate-%d", port))
+}
+
 // Start starts a cluster with its data in dir and HTTP ports port..port+2.
+// Nodes left running in dir by an earlier run are stopped and the folder
+// emptied first.
 func Start(bin, dir string, port int) (*Cluster, error) {
 	root, err := Root()
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{Root: root, Dir: dir, Port: port, Bin: bin}
+	c.Stop()
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
 	if out, err := c.script("start"); err != nil {
 		_, _ = c.script("stop")
 		return nil, fmt.Errorf("cluster start: %v\n%s\n%s", err, out, c.Logs())
