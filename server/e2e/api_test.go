@@ -211,19 +211,21 @@ func TestErrorStatuses(t *testing.T) {
 		}
 	})
 	t.Run("spoof", func(t *testing.T) {
-		// luda2.jpg is a real photo that the liveness model scores 0.36;
-		// a server with pad_threshold 0.5 treats it as a spoof.
+		// bona4.jpg is a real photo that the liveness model scores about
+		// 0.07 (the lowest of the shared photos); a server with
+		// pad_threshold 0.5 treats it as a spoof and still lets bona.jpg
+		// (0.98) in.
 		strict, err := startServer(filepath.Join(t.TempDir(), "data"), "-pad-threshold", "0.5")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer strict.stop()
-		expectErr(t, post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "luda2.jpg")), "subject_id": "luda"}), 451, "spoof_detected")
-		r := post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "luda.jpg")), "subject_id": "luda"})
+		expectErr(t, post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "bona4.jpg")), "subject_id": "bona"}), 451, "spoof_detected")
+		r := post(t, strict, "/api/v1/enrol", map[string]any{"image": b64(photo(t, "bona.jpg")), "subject_id": "bona"})
 		if r.Status != 200 {
-			t.Fatalf("luda.jpg (liveness 0.98) rejected: %s", r.Body)
+			t.Fatalf("bona.jpg (liveness 0.98) rejected: %s", r.Body)
 		}
-		expectErr(t, post(t, strict, "/api/v1/verify", map[string]any{"image": b64(photo(t, "luda2.jpg")), "subject_id": "luda"}), 451, "spoof_detected")
+		expectErr(t, post(t, strict, "/api/v1/verify", map[string]any{"image": b64(photo(t, "bona4.jpg")), "subject_id": "bona"}), 451, "spoof_detected")
 	})
 	healthy(t, p)
 }

@@ -3,6 +3,7 @@ package xmlapi_test
 import (
 	"bytes"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestPADPolicyField(t *testing.T) {
 	expectErr(t, e.post(t, "/api/v1/enrol", map[string]any{"image": spoofImg(), "subject_id": "s"}), 451, "spoof_detected")
 	r := e.post(t, "/api/v1/enrol", map[string]any{"image": spoofImg(), "subject_id": "s", "pad_policy": "report"})
 	if r.Status != 200 || r.Text("EnrolResponse/face/pad/policy") != "report" || r.Text("EnrolResponse/face/pad/outcome") != "spoof" ||
-		r.Text("EnrolResponse/face/pad/score") != "0.001" || r.Text("EnrolResponse/face/pad/threshold") != "0.01" {
+		r.Text("EnrolResponse/face/pad/score") != "0.001" || r.Text("EnrolResponse/face/pad/threshold") != strconv.FormatFloat(config.Default().PADThreshold, 'f', -1, 64) {
 		t.Fatalf("report: %d %s", r.Status, r.Body)
 	}
 	r = e.post(t, "/api/v1/search", map[string]any{"image": spoofImg(), "pad_policy": "off"})
