@@ -58,3 +58,22 @@ func BenchmarkPipeRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPipeRoundTripOne is the per-call cost for one probe-sized image,
+// the verify path at concurrency 1.
+func BenchmarkPipeRoundTripOne(b *testing.B) {
+	exe, _ := os.Executable()
+	b.Setenv(workerEnv, "1")
+	p, err := engineproc.Start(engineproc.Config{Command: []string{exe}, Engine: bindings.Config{ModelsDir: fakeModels}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	img := make([]byte, 67<<10)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := p.Analyze(context.Background(), [][]byte{img}, bindings.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
