@@ -70,7 +70,7 @@ typedef struct vz_engine_config {
   const char* models_dir;    /* directory holding the ONNX files and `manifest` */
   const char* manifest_path; /* NULL or "": <models_dir>/manifest */
   int32_t workers;           /* concurrent analyses (size of the net pool); 0: hardware threads */
-  int32_t threads_per_worker;/* OpenCV threads inside one forward pass; 0: 1 */
+  int32_t threads_per_worker;/* threads inside one forward pass (OpenCV DNN, ONNX Runtime intra-op); 0: 1 */
   const char* backend;       /* "cpu" (default) or "cuda" */
   const char* precision;     /* "fp32" (default) or "fp16" (cuda only) */
   int64_t max_pixels;        /* refuse images declaring more pixels; 0: 50,000,000 */
