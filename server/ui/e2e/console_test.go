@@ -20,6 +20,7 @@ import (
 
 	"vizor/internal/faceset"
 	"vizor/internal/vizorproc"
+	"vizor/server/config"
 )
 
 // ArtifactsEnv names the folder the screenshots go to.
@@ -202,7 +203,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	res := text("#result")
-	for _, want := range []string{"Face detection: 1 face found", "PAD (enforce): liveness 0.", "is at or above 0.010", "Quality:", "MAD: off"} {
+	for _, want := range []string{"Face detection: 1 face found", "PAD (enforce): liveness 0.", fmt.Sprintf("is at or above %.3f", config.Default().PADThreshold), "Quality:", "MAD: off"} {
 		if !strings.Contains(res, want) {
 			t.Errorf("enrol gates: %q missing from %q", want, res)
 		}
