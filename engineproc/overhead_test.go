@@ -36,13 +36,7 @@ func (fakeEngine) Close() error        { return nil }
 // of 8 probe-sized images out, 8 faces back, through the real protocol.
 // `go test ./engineproc -run '^$' -bench PipeRoundTrip`
 func BenchmarkPipeRoundTrip(b *testing.B) {
-	exe, _ := os.Executable()
-	b.Setenv(workerEnv, "1")
-	p, err := engineproc.Start(engineproc.Config{Command: []string{exe}, Engine: bindings.Config{ModelsDir: fakeModels}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
+	p := fakePool(b)
 	img := make([]byte, 100<<10)
 	if d, err := faceset.Dir(); err == nil {
 		if jpg, err := os.ReadFile(filepath.Join(d, "probe-640x480.jpg")); err == nil {
@@ -62,13 +56,7 @@ func BenchmarkPipeRoundTrip(b *testing.B) {
 // BenchmarkPipeRoundTripOne is the per-call cost for one probe-sized image,
 // the verify path at concurrency 1.
 func BenchmarkPipeRoundTripOne(b *testing.B) {
-	exe, _ := os.Executable()
-	b.Setenv(workerEnv, "1")
-	p, err := engineproc.Start(engineproc.Config{Command: []string{exe}, Engine: bindings.Config{ModelsDir: fakeModels}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
+	p := fakePool(b)
 	img := make([]byte, 67<<10)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -76,4 +64,17 @@ func BenchmarkPipeRoundTripOne(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// fakePool is a one-worker pool whose worker serves fakeEngine.
+func fakePool(b *testing.B) *engineproc.Pool {
+	b.Helper()
+	exe, _ := os.Executable()
+	b.Setenv(workerEnv, "1")
+	p, err := engineproc.Start(engineproc.Config{Command: []string{exe}, Engine: bindings.Config{ModelsDir: fakeModels}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = p.Close() })
+	return p
 }
