@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,12 +29,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"vizor/bench/gallery/synth"
 
 	"vizor/bench/host"
 	"vizor/gallery"
 	"vizor/gallery/weaviate"
 	"vizor/gallery/weaviate/weaviatetest"
-	"vizor/internal/vec"
 )
 
 var (
@@ -94,47 +93,16 @@ func check(err error) {
 	}
 }
 
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func unit(seed uint64) []float32 {
-	return vec.RandomUnit(rand.New(rand.NewPCG(splitmix(seed), splitmix(seed^0xabcdef))), *dim)
-}
-
-// near is v moved to cosine c exactly.
-func near(v []float32, seed uint64, c float64) []float32 {
-	noise := unit(seed | 1<<62)
-	var d float32
-	for i := range v {
-		d += v[i] * noise[i]
-	}
-	var nn float64
-	for i := range noise {
-		noise[i] -= d * v[i]
-		nn += float64(noise[i]) * float64(noise[i])
-	}
-	a, b := float32(c), float32(math.Sqrt(1-c*c)/math.Sqrt(nn))
-	out := make([]float32, len(v))
-	for i := range v {
-		out[i] = a*v[i] + b*noise[i]
-	}
-	return out
-}
-
 func probes() []gallery.Template {
 	ps := make([]gallery.Template, *queries)
 	for q := range ps {
-		i := splitmix(uint64(q)) % uint64(*n)
-		ps[q] = gallery.Template{Model: "bench", Vector: near(unit(i), uint64(q)+1<<50, *cos)}
+		i := synth.Splitmix(uint64(q)) % uint64(*n)
+		ps[q] = gallery.Template{Model: "bench", Vector: synth.Near(synth.Unit(i, *dim), uint64(q)+1<<50, *cos)}
 	}
 	return ps
 }
 
-// load enrols n templates (subject s<i>, vector unit(i)) in batches.
+// load enrols n templates (subject s<i>, vector synth.Unit(i)) in batches.
 func load(b gallery.Backend) float64 {
 	start := time.Now()
 	var next atomic.Int64
@@ -154,7 +122,7 @@ func load(b gallery.Backend) float64 {
 				items := make([]gallery.BatchItem, 0, hi-lo)
 				for i := lo; i < hi; i++ {
 					items = append(items, gallery.BatchItem{Subject: "s" + strconv.Itoa(i),
-						Template: gallery.Template{Model: "bench", Vector: unit(uint64(i))},
+						Template: gallery.Template{Model: "bench", Vector: synth.Unit(uint64(i), *dim)},
 						Options:  gallery.EnrolOptions{Key: "bench/" + strconv.Itoa(i)}})
 				}
 				if _, err := b.EnrolBatch("bench", items); err != nil {

@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,10 +34,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"vizor/bench/gallery/synth"
 
 	"vizor/gallery"
-
-	"vizor/internal/vec"
 
 	"vizor/bench/host"
 )
@@ -149,37 +147,6 @@ func check(err error) {
 	}
 }
 
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func unit(seed uint64, d int) []float32 {
-	return vec.RandomUnit(rand.New(rand.NewPCG(splitmix(seed), splitmix(seed^0xabcdef))), d)
-}
-
-func near(v []float32, seed uint64, c float64) []float32 {
-	noise := unit(seed|1<<62, len(v))
-	// Remove noise's component along v so the cosine is exactly c.
-	var d float32
-	for i := range v {
-		d += v[i] * noise[i]
-	}
-	var n float64
-	for i := range noise {
-		noise[i] -= d * v[i]
-		n += float64(noise[i]) * float64(noise[i])
-	}
-	a, b := float32(c), float32(math.Sqrt(1-c*c)/math.Sqrt(n))
-	out := make([]float32, len(v))
-	for i := range v {
-		out[i] = a*v[i] + b*noise[i]
-	}
-	return out
-}
-
 func rssKB(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -195,7 +162,7 @@ func rssKB(field string) int64 {
 	return 0
 }
 
-// load enrols n templates (subject s<i>, vector unit(i)) with -writers
+// load enrols n templates (subject s<i>, vector synth.Unit(i)) with -writers
 // concurrent writers.
 func load(g *gallery.Gallery, part string, n int) (time.Duration, error) {
 	start := time.Now()
@@ -211,7 +178,7 @@ func load(g *gallery.Gallery, part string, n int) (time.Duration, error) {
 				if i >= int64(n) {
 					return
 				}
-				_, err := g.Enrol(part, "s"+strconv.FormatInt(i, 10), gallery.Template{Model: "bench", Vector: unit(uint64(i), *dim)}, gallery.EnrolOptions{})
+				_, err := g.Enrol(part, "s"+strconv.FormatInt(i, 10), gallery.Template{Model: "bench", Vector: synth.Unit(uint64(i), *dim)}, gallery.EnrolOptions{})
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -231,7 +198,7 @@ func enrolBench(work string) {
 	g, err := gallery.Open(gallery.Config{Dir: work})
 	check(err)
 	// Warm up: create the partition.
-	_, err = g.Enrol("default", "warm", gallery.Template{Model: "bench", Vector: unit(1<<40, *dim)}, gallery.EnrolOptions{})
+	_, err = g.Enrol("default", "warm", gallery.Template{Model: "bench", Vector: synth.Unit(1<<40, *dim)}, gallery.EnrolOptions{})
 	check(err)
 	var rates []float64
 	for round := 0; round < 3; round++ {
@@ -256,10 +223,10 @@ func probes(n int) []probe {
 	ps := make([]probe, *queries)
 	for q := range ps {
 		if q%2 == 0 {
-			i := splitmix(uint64(q)) % uint64(n)
-			ps[q] = probe{v: near(unit(i, *dim), uint64(q)+1<<50, *cos), genuine: true, truth: "s" + strconv.FormatUint(i, 10)}
+			i := synth.Splitmix(uint64(q)) % uint64(n)
+			ps[q] = probe{v: synth.Near(synth.Unit(i, *dim), uint64(q)+1<<50, *cos), genuine: true, truth: "s" + strconv.FormatUint(i, 10)}
 		} else {
-			ps[q] = probe{v: unit(uint64(q)+1<<52, *dim)}
+			ps[q] = probe{v: synth.Unit(uint64(q)+1<<52, *dim)}
 		}
 	}
 	return ps
