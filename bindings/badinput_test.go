@@ -1,7 +1,6 @@
 package bindings_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -16,9 +15,8 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
+	"vizor/internal/procstat"
 
 	"vizor/bindings"
 )
@@ -236,18 +234,9 @@ func TestNoLeak(t *testing.T) {
 }
 
 func rssKB(t *testing.T) int {
-	f, err := os.Open("/proc/self/status")
+	kb, err := procstat.StatusKB(0, "VmRSS")
 	if err != nil {
-		t.Skip("no /proc")
+		t.Skip("no /proc: ", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(sc.Text())[1])
-			return n
-		}
-	}
-	t.Skip("no VmRSS")
-	return 0
+	return int(kb)
 }

@@ -3,38 +3,16 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+	"vizor/internal/procstat"
 )
-
-// rssBytes is a process's resident set size.
-func rssBytes(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}
 
 // TestKeylessBodiesRSS: 200 keyless connections each pushing a 16 MiB body
 // at the XML API (which used to cost 3.6 GB: fasthttp buffered every body
@@ -116,4 +94,14 @@ func TestKeylessBodiesRSS(t *testing.T) {
 		t.Fatalf("RSS grew %d MiB", growth>>20)
 	}
 	healthy(t, p)
+}
+
+// rssBytes is a process's resident set size.
+func rssBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	kb, err := procstat.StatusKB(pid, "VmRSS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kb << 10
 }

@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"vizor/internal/procstat"
 )
 
 // TestKillNineWithWorkers: clients enrol through a server whose engine runs
@@ -25,7 +23,7 @@ func TestKillNineWithWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	workers := childPIDs(p.Cmd.Process.Pid)
+	workers := procstat.Tree(p.Cmd.Process.Pid)[1:]
 	if len(workers) == 0 {
 		t.Fatal("no engine worker processes under the server")
 	}
@@ -65,10 +63,10 @@ func TestKillNineWithWorkers(t *testing.T) {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for _, w := range workers {
-		for running(w) && time.Now().Before(deadline) {
+		for procstat.Running(w) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if running(w) {
+		if procstat.Running(w) {
 			t.Errorf("engine worker %d outlived the killed server", w)
 		}
 	}
@@ -89,31 +87,4 @@ func TestKillNineWithWorkers(t *testing.T) {
 		}
 	}
 	t.Logf("%d enrolments acknowledged before kill -9, %d lost; %d workers gone with the server", len(acked), lost, len(workers))
-}
-
-// childPIDs lists the live children of pid.
-func childPIDs(pid int) []int {
-	var out []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
-}
-
-// running reports whether pid runs (a zombie waiting to be reaped is not
-// running).
-func running(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }

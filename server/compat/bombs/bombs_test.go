@@ -14,13 +14,13 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"vizor/internal/faceset"
+	"vizor/internal/procstat"
 	"vizor/server/compat/compattest"
 )
 
@@ -227,8 +227,8 @@ func TestBombsOverEveryListener(t *testing.T) {
 		{"masshealth/verify_user", js(srv.MassHealth+"/verify_user", func(s string) any { return map[string]any{"userId": "ref", "images": []string{s}} }), inResult("detailed_comparisons")},
 	}
 
-	resetWorks := compattest.ResetPeakRSS(pid) == nil
-	t.Logf("measuring processes %v (server and engine workers)", compattest.Tree(pid))
+	resetWorks := procstat.ResetPeakRSS(pid) == nil
+	t.Logf("measuring processes %v (server and engine workers)", procstat.Tree(pid))
 	if !resetWorks {
 		t.Log("clear_refs not writable: sampling VmRSS every 2 ms instead of reading VmHWM")
 	}
@@ -245,7 +245,7 @@ func TestBombsOverEveryListener(t *testing.T) {
 			r := ep.build(b)
 			growth, st, body, took, err := measure(pid, resetWorks, func() (int, []byte, error) { return send(r) })
 			if err != nil {
-				t.Fatalf("%s: %v (server alive: %v)\n%s", name, err, alive(pid), tail(srv.Log()))
+				t.Fatalf("%s: %v (server alive: %v)\n%s", name, err, procstat.Running(pid), tail(srv.Log()))
 			}
 			if growth > worst {
 				worst, worstName = growth, name
@@ -266,7 +266,7 @@ func TestBombsOverEveryListener(t *testing.T) {
 		}
 	}
 	t.Logf("largest peak RSS growth of one request: %d MB (%s)", worst>>20, worstName)
-	if !alive(pid) {
+	if !procstat.Running(pid) {
 		t.Fatalf("server died\n%s", tail(srv.Log()))
 	}
 	mustOK(t, "health after the corpus", req{"GET", srv.Main + "/health", "", nil, nil})
@@ -288,18 +288,18 @@ func TestBombsOverEveryListener(t *testing.T) {
 // bounds the growth of the total from above. Without clear_refs it samples
 // VmRSS every 2 ms instead.
 func measure(pid int, useHWM bool, fn func() (int, []byte, error)) (int64, int, []byte, time.Duration, error) {
-	pids := compattest.Tree(pid)
+	pids := procstat.Tree(pid)
 	before := map[int]int64{}
 	for _, p := range pids {
-		v, err := compattest.StatusKB(p, "VmRSS")
+		v, err := procstat.StatusKB(p, "VmRSS")
 		if err != nil && p == pid {
 			return 0, 0, nil, 0, err
 		}
 		before[p] = v
 	}
 	sample := func(field string) (growth int64) {
-		for _, p := range compattest.Tree(pid) {
-			if v, err := compattest.StatusKB(p, field); err == nil {
+		for _, p := range procstat.Tree(pid) {
+			if v, err := procstat.StatusKB(p, field); err == nil {
 				growth += v - before[p] // a process born meanwhile counts whole
 			}
 		}
@@ -310,7 +310,7 @@ func measure(pid int, useHWM bool, fn func() (int, []byte, error)) (int64, int, 
 	done := make(chan struct{})
 	if useHWM {
 		for _, p := range pids {
-			_ = compattest.ResetPeakRSS(p)
+			_ = procstat.ResetPeakRSS(p)
 		}
 		close(done)
 	} else {
@@ -337,11 +337,6 @@ func measure(pid int, useHWM bool, fn func() (int, []byte, error)) (int64, int, 
 		peak.Store(sample("VmHWM"))
 	}
 	return peak.Load() << 10, st, body, took, err
-}
-
-func alive(pid int) bool {
-	_, err := os.Stat(fmt.Sprintf("/proc/%d/status", pid))
-	return err == nil
 }
 
 func tail(s string) string {

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 	"vizor/bench/gallery/synth"
+	"vizor/internal/procstat"
 
 	"vizor/bench/host"
 	"vizor/gallery"
@@ -186,25 +187,6 @@ func measure(r *result, b gallery.Backend, ps []gallery.Template) [][]gallery.Ca
 	return res
 }
 
-func rssKB(pid int, field string) int64 {
-	p := "/proc/self/status"
-	if pid > 0 {
-		p = fmt.Sprintf("/proc/%d/status", pid)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, field+":") {
-			f := strings.Fields(l)
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v
-		}
-	}
-	return 0
-}
-
 func embedded(dir string, ps []gallery.Template) (result, [][]gallery.Candidate) {
 	r := result{name: "embedded (FAISS Flat + bbolt, fsync)"}
 	runtime.GC()
@@ -327,4 +309,10 @@ func markdown(rs []result, total time.Duration) string {
 	}
 	b.WriteString(mappingNote)
 	return b.String()
+}
+
+// rssKB is a status field of pid (0: this process), 0 when unreadable.
+func rssKB(pid int, field string) int64 {
+	v, _ := procstat.StatusKB(pid, field)
+	return v
 }

@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 	"vizor/bench/gallery/synth"
+	"vizor/internal/procstat"
 
 	"vizor/gallery"
 
@@ -145,21 +146,6 @@ func check(err error) {
 		fmt.Fprintln(os.Stderr, "gallerybench:", err)
 		os.Exit(1)
 	}
-}
-
-func rssKB(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, field+":") {
-			f := strings.Fields(l)
-			v, _ := strconv.ParseInt(f[1], 10, 64)
-			return v
-		}
-	}
-	return 0
 }
 
 // load enrols n templates (subject s<i>, vector synth.Unit(i)) with -writers
@@ -391,4 +377,10 @@ func overlap(a, b []gallery.Candidate, k int) float64 {
 		}
 	}
 	return float64(h) / float64(min(k, max(1, len(b))))
+}
+
+// rssKB is a status field of this process, 0 when unreadable.
+func rssKB(field string) int64 {
+	v, _ := procstat.StatusKB(0, field)
+	return v
 }

@@ -13,15 +13,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"vizor/internal/procstat"
 
 	"vizor/bench/host"
 	"vizor/bindings"
@@ -92,7 +91,7 @@ func run(out, models, bin string, workers, rounds, calls int, dur time.Duration)
 	// The in-process engine's CPU is this process's minus what the pool's
 	// client side spends (measured apart); the pool's is its workers' plus
 	// this process's share while it runs. Both are read around each phase.
-	setups := []setup{{"in process", inproc, selfCPU}, {"worker processes", pool, func() time.Duration { return selfCPU() + childrenCPU() }}}
+	setups := []setup{{"in process", inproc, func() time.Duration { return procstat.CPUTime(0) }}, {"worker processes", pool, treeCPU}}
 	res := map[string][]sample{}
 	for r := 0; r < rounds; r++ {
 		for i := range setups {
@@ -190,54 +189,12 @@ func measure(s setup, probe []byte, calls, clients int, dur time.Duration) (samp
 	return sample{p50: lat[len(lat)/2], fps: n / el.Seconds(), cpuPerFace: float64(cpu.Microseconds()) / 1000 / n}, nil
 }
 
-// selfCPU is this process's user+sys time.
-func selfCPU() time.Duration { return statCPU(os.Getpid()) }
-
-// childrenCPU is the user+sys time of this process's live children (the
-// engine workers).
-func childrenCPU() time.Duration {
+// treeCPU is the user+sys time of this process and its live descendants
+// (the engine workers).
+func treeCPU() time.Duration {
 	var total time.Duration
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", os.Getpid()))
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				total += statCPU(pid)
-			}
-		}
+	for _, pid := range procstat.Tree(os.Getpid()) {
+		total += procstat.CPUTime(pid)
 	}
 	return total
 }
-
-// statCPU reads utime+stime of /proc/<pid>/stat.
-func statCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / time.Duration(clkTck)
-}
-
-// clkTck is USER_HZ, 100 on every Linux this runs on (getconf CLK_TCK).
-var clkTck = func() int64 {
-	if b, err := exec.Command("getconf", "CLK_TCK").Output(); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 100
-}()
