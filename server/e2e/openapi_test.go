@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -52,28 +51,6 @@ func TestXMLSchema(t *testing.T) {
 	}
 }
 
-// tamper changes the real server's answer on its way to the validator.
-type tamper struct {
-	base http.RoundTripper
-	edit func([]byte) []byte
-}
-
-func (tp tamper) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := tp.base.RoundTrip(req)
-	if err != nil {
-		return res, err
-	}
-	b, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	b = tp.edit(b)
-	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	res.Header.Del("Content-Length")
-	return res, nil
-}
-
 // A deliberately wrong answer fails the validation the suite relies on:
 // the real server's answer to a real search, with one element dropped, a
 // score made a word, or an undocumented element added, is refused; the
@@ -85,7 +62,7 @@ func TestWrongResponseFailsValidation(t *testing.T) {
 	body := `{"image":"` + b64(photo(t, "bona2.jpg")) + `","partition":"openapi-neg","top_k":1}`
 	send := func(edit func([]byte) []byte) error {
 		c := &http.Client{Timeout: 60 * time.Second, Transport: &openapitest.Transport{
-			Base: tamper{http.DefaultTransport, edit}, Default: openapi.XMLAPI}}
+			Base: openapitest.Tamper{Base: http.DefaultTransport, Edit: edit}, Default: openapi.XMLAPI}}
 		res, err := c.Post(srv0.url+"/api/v1/search", "application/json", strings.NewReader(body))
 		if err == nil {
 			res.Body.Close()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,25 +28,6 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
-type tamper struct {
-	edit func([]byte) []byte
-}
-
-func (tp tamper) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		return res, err
-	}
-	b, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	b = tp.edit(b)
-	res.Body, res.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	return res, nil
-}
-
 // A deliberately wrong answer of each compat listener, made from a real
 // one, fails validation; the untouched answer passes.
 func TestWrongResponseFailsValidation(t *testing.T) {
@@ -61,7 +41,7 @@ func TestWrongResponseFailsValidation(t *testing.T) {
 		{srv.CompreFace, openapi.CompreFace, "/api/v1/recognition/subjects", key("recognition"), `"subjects":`, `"subject_names":`},
 	} {
 		for _, wrong := range []bool{false, true} {
-			tr := &openapitest.Transport{Base: tamper{func(b []byte) []byte {
+			tr := &openapitest.Transport{Base: openapitest.Tamper{Edit: func(b []byte) []byte {
 				if wrong {
 					return bytes.Replace(b, []byte(c.from), []byte(c.to), 1)
 				}
