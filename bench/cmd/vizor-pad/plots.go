@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"vizor/bench/eval/pad"
+	"vizor/bench/eval/report"
 )
 
 var (
@@ -69,48 +70,25 @@ func writePlots(dir string, r *Report, outs []Outcome) error {
 		c    color.RGBA
 		name string
 	}{{bona, bonaColor, "bona fide (held-out)"}, {attack, attackColor, "attacks"}} {
-		ln, err := histogram(side.xs, side.c)
+		ln, err := report.HistogramLine(log10s(side.xs), -6, 0.2, 30, side.c)
 		if err != nil {
 			return err
 		}
 		h.Add(ln)
 		h.Legend.Add(side.name, ln)
 	}
-	t := math.Log10(math.Max(r.Threshold, 1e-6))
-	tl, err := plotter.NewLine(plotter.XYs{{X: t, Y: 0}, {X: t, Y: 0.5}})
-	if err != nil {
-		return err
-	}
-	tl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	tl := report.VLine(math.Log10(math.Max(r.Threshold, 1e-6)), 0, 0.5)
 	h.Add(tl)
 	h.Legend.Add("default threshold", tl)
 	h.Legend.Left = true
 	return h.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(dir, "scores.png"))
 }
 
-// histogram bins log10 scores from -6 to 0 in 30 steps as a step outline.
-func histogram(xs []float64, c color.RGBA) (*plotter.Line, error) {
-	const lo, hi, bins = -6.0, 0.0, 30
-	width := (hi - lo) / bins
-	counts := make([]float64, bins)
-	for _, x := range xs {
-		v := math.Log10(math.Max(x, 1e-6))
-		k := max(0, min(bins-1, int(math.Floor((v-lo)/width))))
-		counts[k]++
+// log10s is log10 of each P(live), floored at 1e-6 (the plot's left edge).
+func log10s(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = math.Log10(math.Max(x, 1e-6))
 	}
-	var pts plotter.XYs
-	for k, n := range counts {
-		f := 0.0
-		if len(xs) > 0 {
-			f = n / float64(len(xs))
-		}
-		x0 := lo + float64(k)*width
-		pts = append(pts, plotter.XY{X: x0, Y: f}, plotter.XY{X: x0 + width, Y: f})
-	}
-	l, err := plotter.NewLine(pts)
-	if err != nil {
-		return nil, err
-	}
-	l.Color = c
-	return l, nil
+	return out
 }

@@ -46,9 +46,9 @@ func WritePlots(dir string, r *Result, genuine, impostor []float64) ([]string, e
 	return names, nil
 }
 
-// histogramLine draws a normalised histogram (fractions per bin) on fixed
+// HistogramLine draws a normalised histogram (fractions per bin) on fixed
 // bins as a filled step outline, so two distributions share their bins.
-func histogramLine(xs []float64, lo, width float64, bins int, c color.RGBA) (*plotter.Line, error) {
+func HistogramLine(xs []float64, lo, width float64, bins int, c color.RGBA) (*plotter.Line, error) {
 	counts := make([]float64, bins)
 	for _, x := range xs {
 		k := int(math.Floor((x - lo) / width))
@@ -75,7 +75,8 @@ func histogramLine(xs []float64, lo, width float64, bins int, c color.RGBA) (*pl
 	return l, nil
 }
 
-func vline(x, y0, y1 float64) *plotter.Line {
+// VLine is a dashed grey vertical line: a threshold on a score plot.
+func VLine(x, y0, y1 float64) *plotter.Line {
 	l, _ := plotter.NewLine(plotter.XYs{{X: x, Y: y0}, {X: x, Y: y1}})
 	l.Color = thresholdGray
 	l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
@@ -88,11 +89,11 @@ func scoresPlot(r *Result, genuine, impostor []float64) (*plot.Plot, error) {
 	p.X.Label.Text = "score"
 	p.Y.Label.Text = "fraction of comparisons"
 	lo, width, bins := -0.3, 0.05, 26 // -0.3 .. 1.0
-	g, err := histogramLine(genuine, lo, width, bins, genuineColor)
+	g, err := HistogramLine(genuine, lo, width, bins, genuineColor)
 	if err != nil {
 		return nil, err
 	}
-	im, err := histogramLine(impostor, lo, width, bins, impostorColor)
+	im, err := HistogramLine(impostor, lo, width, bins, impostorColor)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func scoresPlot(r *Result, genuine, impostor []float64) (*plot.Plot, error) {
 				top = math.Max(top, xy.Y)
 			}
 		}
-		v := vline(t, 0, top)
+		v := VLine(t, 0, top)
 		p.Add(v)
 		p.Legend.Add("default threshold", v)
 	}
